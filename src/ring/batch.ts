@@ -1,0 +1,321 @@
+/**
+ * EventBatch: the events of one drain, stored column-wise so that reading costs no per-event
+ * allocation. Two kinds:
+ * - leased: samples stay in the mapped ring; the kernel may not reuse that memory until the batch is
+ *   released (the next batch is asked for, or release() is called). Accessors never return views into
+ *   the ring: data(i) copies, event(i) decodes, copyTo() writes into the caller's buffer. Using a
+ *   released batch throws.
+ * - owned: samples live in blocks copied out of the ring; data(i) is a view into them.
+ */
+import { ClosedError } from '../errors.js';
+import type { Lost, RingEvent, Sample } from './types.js';
+import type { StructDecoder } from './struct-decoder.js';
+
+export interface Segment {
+  buf: Uint8Array;
+  view: DataView | undefined;
+  cpu: number;
+  slot: number | undefined;
+  /** Bytes belong to the ring (leased) rather than to a copy. */
+  inRing: boolean;
+}
+
+interface Columns {
+  length: number;
+  bytes: number;
+  segs: Segment[];
+  off: Int32Array;
+  len: Int32Array;
+  seg: Uint16Array;
+  tsLo: Uint32Array | undefined;
+  tsHi: Uint32Array | undefined;
+  lost: Lost[];
+}
+
+export class EventBatch implements Iterable<RingEvent> {
+  /** Number of samples (loss notices are in `lost`). */
+  readonly length: number;
+  /** Loss notices of this batch. */
+  readonly lost: readonly Lost[];
+  /** Bytes of sample data. */
+  readonly bytes: number;
+  private readonly segs: Segment[];
+  private readonly off: Int32Array;
+  private readonly len: Int32Array;
+  private readonly seg: Uint16Array;
+  private readonly tsLo: Uint32Array | undefined;
+  private readonly tsHi: Uint32Array | undefined;
+  private readonly decoder: StructDecoder | undefined;
+  private readonly padded: boolean;
+  private onRelease: (() => void) | undefined;
+  private released = false;
+
+  /** @internal built by BatchBuilder */
+  constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined) {
+    this.length = c.length;
+    this.bytes = c.bytes;
+    this.segs = c.segs;
+    this.off = c.off;
+    this.len = c.len;
+    this.seg = c.seg;
+    this.tsLo = c.tsLo;
+    this.tsHi = c.tsHi;
+    this.lost = c.lost;
+    this.decoder = decoder;
+    this.padded = padded;
+    this.onRelease = onRelease;
+  }
+
+  /** True while the samples are read in place in the ring (release() hands the memory back). */
+  get leased(): boolean {
+    return this.onRelease !== undefined;
+  }
+
+  /** Hand leased ring memory back to the kernel. Further access throws. Idempotent; no-op when owned. */
+  release(): void {
+    if (this.released || !this.onRelease) return;
+    this.released = true;
+    const f = this.onRelease;
+    this.onRelease = undefined;
+    f();
+  }
+
+  private check(): void {
+    if (this.released) throw new ClosedError('event batch (it was released when the next batch was read; copy what you keep)');
+  }
+
+  /** Samples plus loss notices. */
+  get count(): number {
+    return this.length + this.lost.length;
+  }
+
+  /** Total samples reported lost in this batch. */
+  get lostCount(): number {
+    let n = 0;
+    for (const l of this.lost) n += l.lost;
+    return n;
+  }
+
+  cpu(i: number): number {
+    return this.segs[this.seg[i]!]!.cpu;
+  }
+
+  slot(i: number): number | undefined {
+    return this.segs[this.seg[i]!]!.slot;
+  }
+
+  /** Size of sample i in bytes (perf: including the kernel's padding to 8 bytes). */
+  size(i: number): number {
+    return this.len[i]!;
+  }
+
+  /** The bytes of sample i: a copy for leased batches, a view into the batch's block otherwise. */
+  data(i: number): Uint8Array {
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    const o = this.off[i]!;
+    return s.inRing ? s.buf.slice(o, o + this.len[i]!) : s.buf.subarray(o, o + this.len[i]!);
+  }
+
+  /** Copy the bytes of sample i into `target` at `offset`; returns the number of bytes. */
+  copyTo(i: number, target: Uint8Array, offset = 0, start = 0, end = this.len[i]!): number {
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    const o = this.off[i]!;
+    const n = Math.max(0, Math.min(end, this.len[i]!) - start);
+    target.set(s.buf.subarray(o + start, o + start + n), offset);
+    return n;
+  }
+
+  /** Kernel timestamp (CLOCK_MONOTONIC ns) of sample i, when the ring records them. */
+  ts(i: number): bigint | undefined {
+    if (!this.tsLo || !this.tsHi) return undefined;
+    return (BigInt(this.tsHi[i]!) << 32n) | BigInt(this.tsLo[i]!);
+  }
+
+  /** Timestamp as a number of ns (exact below 2^53 ns, about 104 days of uptime). */
+  tsNumber(i: number): number | undefined {
+    if (!this.tsLo || !this.tsHi) return undefined;
+    return this.tsHi[i]! * 4294967296 + this.tsLo[i]!;
+  }
+
+  private dataView(s: Segment): DataView {
+    s.view ??= new DataView(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
+    return s.view;
+  }
+
+  /** The decoded struct of sample i (when the reader has a decoder and the sample is large enough). */
+  event(i: number): Record<string, unknown> | undefined {
+    const d = this.decoder;
+    if (!d || this.len[i]! < d.size) return undefined;
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    return d.decode(this.dataView(s), this.off[i]!);
+  }
+
+  /** Number of bytes after the struct (appended packet bytes, perf padding excluded when it is certain). */
+  packetLength(i: number): number {
+    const d = this.decoder;
+    if (!d) return 0;
+    const n = this.len[i]!;
+    const bare = this.padded ? Math.ceil((d.size + 4) / 8) * 8 - 4 : d.size;
+    return n <= bare ? 0 : n - d.size;
+  }
+
+  /** Bytes after the struct (the packet bytes the program appended), when there are any. */
+  packet(i: number): Uint8Array | undefined {
+    const n = this.packetLength(i);
+    if (n === 0) return undefined;
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    const o = this.off[i]! + this.decoder!.size;
+    return s.inRing ? s.buf.slice(o, o + n) : s.buf.subarray(o, o + n);
+  }
+
+  /** Sample i as an object (its bytes are always safe to keep). */
+  at(i: number): Sample {
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    const sample: Sample = { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data: this.data(i) };
+    if (this.decoder) {
+      const ev = this.event(i);
+      if (ev) sample.event = ev;
+      const p = this.packetLength(i);
+      if (p > 0) sample.packet = sample.data.subarray(this.decoder.size, this.decoder.size + p);
+    }
+    return sample;
+  }
+
+  /** All events as objects: samples in ring order, then the loss notices. */
+  toArray(): RingEvent[] {
+    const out: RingEvent[] = new Array(this.count);
+    for (let i = 0; i < this.length; i++) out[i] = this.at(i);
+    for (let j = 0; j < this.lost.length; j++) out[this.length + j] = this.lost[j]!;
+    return out;
+  }
+
+  *[Symbol.iterator](): Iterator<RingEvent> {
+    for (let i = 0; i < this.length; i++) yield this.at(i);
+    yield* this.lost;
+  }
+}
+
+/** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
+export class BatchBuilder {
+  n = 0;
+  bytes = 0;
+  off = new Int32Array(1024);
+  len = new Int32Array(1024);
+  seg = new Uint16Array(1024);
+  tsLo = new Uint32Array(1024);
+  tsHi = new Uint32Array(1024);
+  segs: Segment[] = [];
+  lost: Lost[] = [];
+  withTs = false;
+  /** A leased batch uses the scratch columns; no new drain until it is released. */
+  private lease: EventBatch | undefined;
+
+  constructor(private readonly decoder: StructDecoder | undefined, private readonly padded: boolean) {}
+
+  /** Release the outstanding leased batch, if any (its ring memory goes back to the kernel). */
+  releaseLease(): void {
+    const l = this.lease;
+    this.lease = undefined;
+    l?.release();
+  }
+
+  /** Start a segment (a block copied out of a ring, or the ring itself); returns its index. */
+  segment(buf: Uint8Array, cpu: number, slot: number | undefined, inRing: boolean): number {
+    if (this.segs.length >= 0xffff) throw new RangeError('too many segments in one batch');
+    this.segs.push({ buf, view: undefined, cpu, slot, inRing });
+    return this.segs.length - 1;
+  }
+
+  /** Make room for `more` samples. */
+  reserve(more: number): void {
+    const need = this.n + more;
+    if (need <= this.off.length) return;
+    let cap = this.off.length;
+    while (cap < need) cap *= 2;
+    const n = this.n;
+    const grow = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, b: T): T => {
+      b.set(a.subarray(0, n) as never);
+      return b;
+    };
+    this.off = grow(this.off, new Int32Array(cap));
+    this.len = grow(this.len, new Int32Array(cap));
+    this.seg = grow(this.seg, new Uint16Array(cap));
+    this.tsLo = grow(this.tsLo, new Uint32Array(cap));
+    this.tsHi = grow(this.tsHi, new Uint32Array(cap));
+  }
+
+  get empty(): boolean {
+    return this.n === 0 && this.lost.length === 0;
+  }
+
+  private columns(copy: boolean): Columns {
+    const n = this.n;
+    const c: Columns = {
+      length: n,
+      bytes: this.bytes,
+      segs: this.segs,
+      off: copy ? this.off.slice(0, n) : this.off,
+      len: copy ? this.len.slice(0, n) : this.len,
+      seg: copy ? this.seg.slice(0, n) : this.seg,
+      tsLo: this.withTs ? (copy ? this.tsLo.slice(0, n) : this.tsLo) : undefined,
+      tsHi: this.withTs ? (copy ? this.tsHi.slice(0, n) : this.tsHi) : undefined,
+      lost: this.lost,
+    };
+    this.n = 0;
+    this.bytes = 0;
+    this.segs = [];
+    this.lost = [];
+    this.withTs = false;
+    return c;
+  }
+
+  /** A batch that owns its columns and bytes (no segment may be in the ring). */
+  take(): EventBatch {
+    return new EventBatch(this.columns(true), this.decoder, this.padded, undefined);
+  }
+
+  /** A leased batch over the scratch columns; `onRelease` hands the ring memory back. */
+  takeLeased(onRelease: () => void): EventBatch {
+    const batch = new EventBatch(this.columns(false), this.decoder, this.padded, () => {
+      if (this.lease === batch) this.lease = undefined;
+      onRelease();
+    });
+    this.lease = batch;
+    return batch;
+  }
+}
+
+/** A batch holding given events (used after reordering); samples keep their bytes where they are. */
+export function batchOf(events: readonly RingEvent[], decoder: StructDecoder | undefined, padded: boolean): EventBatch {
+  const b = new BatchBuilder(decoder, padded);
+  const segIndex = new Map<ArrayBufferLike, Map<string, number>>();
+  for (const e of events) {
+    if (e.lost !== undefined) {
+      b.lost.push(e);
+      continue;
+    }
+    const d = e.data;
+    let byKey = segIndex.get(d.buffer);
+    if (!byKey) segIndex.set(d.buffer, (byKey = new Map()));
+    const key = `${e.cpu}/${e.slot}`;
+    let seg = byKey.get(key);
+    if (seg === undefined) byKey.set(key, (seg = b.segment(new Uint8Array(d.buffer, 0, d.buffer.byteLength), e.cpu, e.slot, false)));
+    b.reserve(1);
+    const i = b.n++;
+    b.off[i] = d.byteOffset;
+    b.len[i] = d.byteLength;
+    b.seg[i] = seg;
+    if (e.ts !== undefined) {
+      b.tsLo[i] = Number(e.ts & 0xffffffffn);
+      b.tsHi[i] = Number(e.ts >> 32n);
+      b.withTs = true;
+    }
+    b.bytes += d.byteLength;
+  }
+  return b.take();
+}

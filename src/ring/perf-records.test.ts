@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { linearize, parsePerfRecords, perfSampleRecordSize, PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from './perf-records.js';
+import { BpfpipeError } from '../errors.js';
+
+/** Writes records into a ring the way the kernel does (independent of the parser). */
+class FakePerfRing {
+  readonly ring: Uint8Array;
+  head: number;
+
+  constructor(size: number, start: number) {
+    this.ring = new Uint8Array(size);
+    this.head = start;
+  }
+
+  private put(bytes: number[]): void {
+    for (const b of bytes) {
+      this.ring[this.head % this.ring.length] = b;
+      this.head++;
+    }
+  }
+
+  private u16(v: number): number[] {
+    return [v & 0xff, (v >> 8) & 0xff];
+  }
+
+  private u32(v: number): number[] {
+    return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  }
+
+  private u64(v: bigint): number[] {
+    const out: number[] = [];
+    for (let i = 0n; i < 8n; i++) out.push(Number((v >> (8n * i)) & 0xffn));
+    return out;
+  }
+
+  sample(payload: number[], ts?: bigint): void {
+    const padded = Math.ceil((payload.length + 4) / 8) * 8 - 4;
+    const size = 8 + (ts === undefined ? 0 : 8) + 4 + padded;
+    this.put([...this.u32(PERF_RECORD_SAMPLE), ...this.u16(0), ...this.u16(size)]);
+    if (ts !== undefined) this.put(this.u64(ts));
+    this.put(this.u32(padded));
+    this.put([...payload, ...new Array(padded - payload.length).fill(0)]);
+  }
+
+  lost(n: number): void {
+    this.put([...this.u32(PERF_RECORD_LOST), ...this.u16(0), ...this.u16(24)]);
+    this.put(this.u64(7n));
+    this.put(this.u64(BigInt(n)));
+  }
+}
+
+function collect(buf: Uint8Array, ts: boolean) {
+  const out: ({ ts: bigint | undefined; data: number[] } | { lost: number })[] = [];
+  parsePerfRecords(buf, ts, {
+    sample: (t, d) => out.push({ ts: t, data: [...d] }),
+    lost: (n) => out.push({ lost: n }),
+  });
+  return out;
+}
+
+test('records straddling the end of the ring are reassembled at every wrap offset', () => {
+  const size = 256;
+  const payload = Array.from({ length: 61 }, (_, i) => (i * 7 + 3) & 0xff);
+  for (const ts of [false, true]) {
+    for (let start = 0; start < size * 2; start += 8) {
+      const r = new FakePerfRing(size, start);
+      r.sample(payload, ts ? 123456789n : undefined);
+      r.lost(5);
+      r.sample(payload.slice(0, 3), ts ? 42n : undefined);
+      const got = collect(linearize(r.ring, start, r.head), ts);
+      const pad = (n: number) => [...payload.slice(0, n), ...new Array(Math.ceil((n + 4) / 8) * 8 - 4 - n).fill(0)];
+      assert.deepEqual(got, [
+        { ts: ts ? 123456789n : undefined, data: pad(61) },
+        { lost: 5 },
+        { ts: ts ? 42n : undefined, data: pad(3) },
+      ], `start ${start} ts ${ts}`);
+    }
+  }
+});
+
+test('sample record size matches the kernel rounding', () => {
+  assert.equal(perfSampleRecordSize(64, false), 8 + 72); // 4 + 64 = 68 -> 72
+  assert.equal(perfSampleRecordSize(60, false), 8 + 64);
+  assert.equal(perfSampleRecordSize(64, true), 8 + 8 + 72);
+  const r = new FakePerfRing(1024, 0);
+  r.sample(new Array(64).fill(1));
+  assert.equal(r.head, perfSampleRecordSize(64, false));
+});
+
+test('a full ring (head - tail == size) is read whole', () => {
+  const size = 128;
+  const r = new FakePerfRing(size, 40);
+  // 4 records of 32 bytes (8 header + 4 size + 20 payload) fill 128 bytes exactly.
+  for (let i = 0; i < 4; i++) r.sample(new Array(20).fill(i));
+  assert.equal(r.head - 40, size);
+  const got = collect(linearize(r.ring, 40, r.head), false);
+  assert.equal(got.length, 4);
+  assert.deepEqual((got[3] as { data: number[] }).data, new Array(20).fill(3));
+});
+
+test('corrupt records end in a typed error, never a loop', () => {
+  const zero = new Uint8Array(64); // size 0 records
+  assert.throws(() => parsePerfRecords(zero, false, { sample() {}, lost() {} }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
+  const r = new FakePerfRing(64, 0);
+  r.sample([1, 2, 3, 4]);
+  const cut = linearize(r.ring, 0, r.head).subarray(0, 12);
+  assert.throws(() => parsePerfRecords(cut, false, { sample() {}, lost() {} }), BpfpipeError);
+  assert.throws(() => linearize(new Uint8Array(64), 0, 65), BpfpipeError);
+});
+
+test('unknown record types are skipped and reported', () => {
+  const buf = new Uint8Array(16);
+  const v = new DataView(buf.buffer);
+  v.setUint32(0, 5, true); // PERF_RECORD_THROTTLE
+  v.setUint16(6, 16, true);
+  const others: number[] = [];
+  parsePerfRecords(buf, false, { sample() {}, lost() {}, other: (t) => others.push(t) });
+  assert.deepEqual(others, [5]);
+});

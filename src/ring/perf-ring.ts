@@ -1,0 +1,147 @@
+/**
+ * One perf BPF-output ring: perf_event_open(SW_BPF_OUTPUT) on a CPU, mmap(1 + 2^n pages), and
+ * reading with acquire/release on data_head/data_tail. The fd goes into a perf event array slot.
+ */
+import { kernel, pageSize, type Mapping } from '../sys/index.js';
+import { classify } from '../kernel/privileges.js';
+import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
+import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
+import { linearize, parsePerfRecords, parsePerfInto, parsePerfInRing, MMAP_PAGE, type PerfRecordHandler } from './perf-records.js';
+import type { BatchBuilder } from './batch.js';
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+
+export interface PerfRingOptions {
+  cpu: number;
+  slot: number;
+  /** Data pages (a power of two). */
+  pages: number;
+  wakeupBytes?: number;
+  wakeupEvents?: number;
+  timestamps: boolean;
+}
+
+export class PerfRing {
+  readonly cpu: number;
+  readonly slot: number;
+  readonly fd: number;
+  readonly timestamps: boolean;
+  /** Bytes in the data area. */
+  readonly size: number;
+  private readonly mapping: Mapping;
+  private readonly meta: BigInt64Array;
+  private readonly data: Uint8Array;
+  private readonly words: Uint32Array;
+  private tail: number;
+  private leasedTo: number | undefined;
+  private closed = false;
+
+  constructor(o: PerfRingOptions) {
+    if (!Number.isInteger(o.pages) || o.pages < 1 || (o.pages & (o.pages - 1)) !== 0) {
+      throw new UsageError(`pagesPerCpu must be a power of two (1, 2, 4, ...), got ${o.pages}`);
+    }
+    const k = kernel();
+    const page = pageSize();
+    const attr = encodeBpfOutputAttr({ wakeupBytes: o.wakeupBytes, wakeupEvents: o.wakeupEvents, timestamps: o.timestamps, disabled: true });
+    let fd: number;
+    try {
+      fd = k.perfEventOpen(attr, -1, o.cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    } catch (err) {
+      if (err instanceof SyscallError && err.errno === Errno.ENODEV) {
+        throw new NotSupportedError(`CPU ${o.cpu} is not online; rings can only be opened on online CPUs`, { errno: err.errno, cause: err });
+      }
+      throw classify(err, 'perf', `opening the perf ring of CPU ${o.cpu}`);
+    }
+    try {
+      this.mapping = k.mmap(fd, (1 + o.pages) * page, PROT_READ | PROT_WRITE, 0);
+    } catch (err) {
+      k.close(fd);
+      throw classify(err, 'mmap', `mapping ${o.pages} pages for the perf ring of CPU ${o.cpu}`);
+    }
+    this.fd = fd;
+    this.cpu = o.cpu;
+    this.slot = o.slot;
+    this.timestamps = o.timestamps;
+    this.meta = new BigInt64Array(this.mapping.buffer, 0, page / 8);
+    const metaView = new DataView(this.mapping.buffer, 0, page);
+    const dataOffset = Number(metaView.getBigUint64(MMAP_PAGE.DATA_OFFSET, true)) || page;
+    const dataSize = Number(metaView.getBigUint64(MMAP_PAGE.DATA_SIZE, true)) || o.pages * page;
+    this.size = dataSize;
+    this.data = new Uint8Array(this.mapping.buffer, dataOffset, dataSize);
+    this.words = new Uint32Array(this.mapping.buffer, dataOffset, dataSize / 4);
+    this.tail = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_TAIL / 8));
+  }
+
+  enable(): void {
+    kernel().ioctl(this.fd, PERF_EVENT_IOC_ENABLE, 0, 'ioctl(PERF_EVENT_IOC_ENABLE)');
+  }
+
+  disable(): void {
+    kernel().ioctl(this.fd, PERF_EVENT_IOC_DISABLE, 0, 'ioctl(PERF_EVENT_IOC_DISABLE)');
+  }
+
+  /** Bytes written by the kernel and not read yet. */
+  pending(): number {
+    if (this.closed) return 0;
+    return Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8)) - this.tail;
+  }
+
+  /**
+   * Copy out everything the kernel has written, release it to the kernel (data_tail), then parse the
+   * copy. Returns the number of bytes read.
+   */
+  read(handler: PerfRecordHandler): number {
+    if (this.closed) return 0;
+    const head = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
+    const n = head - this.tail;
+    if (n <= 0) return 0;
+    const copy = linearize(this.data, this.tail, head);
+    this.tail = head;
+    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(head));
+    parsePerfRecords(copy, this.timestamps, handler);
+    return n;
+  }
+
+  /**
+   * Parse what the kernel has written into `b`. With `lease`, samples stay in the ring and the
+   * caller must call release() before reading again; without, they are copied out and data_tail moves
+   * at once. Returns the number of bytes taken.
+   */
+  readInto(b: BatchBuilder, onLost: (count: number) => void, lease: boolean): number {
+    if (this.closed) return 0;
+    if (this.leasedTo !== undefined) throw new Error('perf ring read while a leased batch is outstanding');
+    const head = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
+    const n = head - this.tail;
+    if (n <= 0) return 0;
+    if (lease) {
+      parsePerfInRing(this.data, this.words, this.tail, head, this.timestamps, b, b.segment(this.data, this.cpu, this.slot, true), this.cpu, this.slot, onLost);
+      this.leasedTo = head;
+      return n;
+    }
+    const copy = linearize(this.data, this.tail, head);
+    this.tail = head;
+    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(head));
+    parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), onLost);
+    return n;
+  }
+
+  /** Give the bytes of the outstanding leased batch back to the kernel. */
+  release(): void {
+    if (this.leasedTo === undefined || this.closed) {
+      this.leasedTo = undefined;
+      return;
+    }
+    this.tail = this.leasedTo;
+    this.leasedTo = undefined;
+    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(this.tail));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const k = kernel();
+    k.munmap(this.mapping);
+    k.close(this.fd);
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * EventReader: reads a set of rings (perf slots or one ring buffer) without ever blocking the event
+ * loop. While a consumer waits, the rings' epoll fd is armed on the shared poller and a timer bounds
+ * the latency: right after data the timer polls every millisecond; when idle it backs off to flushMs.
+ */
+import { kernel, onlineCpus, type PollRegistration } from '../sys/index.js';
+import { ClosedError, UsageError } from '../errors.js';
+import type { PerfRing } from './perf-ring.js';
+import type { RingbufRing } from './ringbuf-ring.js';
+import type { RingEvent, ReaderStats, Lost } from './types.js';
+import type { StructDecoder } from './struct-decoder.js';
+import { LostLedger } from './lost-ledger.js';
+import { OrderedMerge } from './ordered-merge.js';
+import { BatchBuilder, EventBatch, batchOf } from './batch.js';
+
+/** Where the NAME_drops counters of the rings come from (per ledger key: slot, or 0 for a ring buffer). */
+export interface DropsSource {
+  read(): Map<number, bigint>;
+  close(): void;
+}
+
+export interface ReaderParts {
+  kind: 'perf' | 'ringbuf';
+  perfRings: PerfRing[];
+  ringbuf: RingbufRing | undefined;
+  /** Opens the ring of a CPU that came online later (perf), or undefined. */
+  openCpu: ((cpu: number) => PerfRing | undefined) | undefined;
+  drops: DropsSource | undefined;
+  decoder: StructDecoder | undefined;
+  flushMs: number;
+  ordered: { windowMs: number } | undefined;
+  /** Called once when the reader releases its rings: slots, claims, map fds. */
+  release: () => void;
+  signal: AbortSignal | undefined;
+  /** Streaming batches own copies of their bytes (default: leased ring memory). */
+  copyBatches?: boolean;
+}
+
+const MIN_INTERVAL_MS = 1;
+const CPU_CHECK_MS = 1000;
+
+export class EventReader implements AsyncIterable<RingEvent> {
+  readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
+  readonly kind: 'perf' | 'ringbuf';
+  private readonly parts: ReaderParts;
+  private readonly perfRings: PerfRing[];
+  private readonly epfd: number;
+  private registration: PollRegistration | undefined;
+  private readonly ledger = new LostLedger();
+  private readonly merge: OrderedMerge | undefined;
+  private readonly builder: BatchBuilder;
+  /** Batches drained but not yet handed out (after close, or from read() callers mixing APIs). */
+  private pending: EventBatch[] = [];
+  private wakeup: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private interval: number;
+  /** A wake-up or the timer said there is something to read (true at start). */
+  private due = true;
+  private lastDropsPoll = 0;
+  private lastCpuCheck = Date.now();
+  private iterating = false;
+  /** Streaming batches own copies of their bytes instead of leasing ring memory. */
+  private readonly copyBatches: boolean;
+  private closed = false;
+  private released = false;
+  private readonly onAbort = () => void this.close();
+
+  constructor(parts: ReaderParts) {
+    this.parts = parts;
+    this.kind = parts.kind;
+    this.perfRings = [...parts.perfRings];
+    this.interval = Math.min(MIN_INTERVAL_MS, parts.flushMs);
+    this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
+    this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
+    this.copyBatches = parts.copyBatches ?? false;
+    const k = kernel();
+    this.epfd = k.epollCreate();
+    try {
+      for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
+      if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0);
+      this.registration = k.watch(this.epfd, () => {
+        this.stats.wakeups++;
+        this.due = true;
+        this.resolveWait();
+      });
+      if (parts.drops) for (const [key, v] of parts.drops.read()) this.ledger.setBaseline(key, v);
+      for (const r of this.perfRings) r.enable();
+    } catch (err) {
+      this.releaseAll();
+      throw err;
+    }
+    if (parts.signal) {
+      if (parts.signal.aborted) this.closeSync();
+      else parts.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  /** CPUs (perf) whose rings are open. */
+  get cpus(): number[] {
+    return this.perfRings.map((r) => r.cpu);
+  }
+
+  /** Perf event array slots this reader fills. */
+  get slots(): number[] {
+    return this.perfRings.map((r) => r.slot);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- draining ----
+
+  /**
+   * Read everything available now, without waiting (an empty batch when there is nothing). The batch
+   * owns copies of its bytes, so it stays valid for as long as it is kept.
+   */
+  read(): EventBatch {
+    this.builder.releaseLease();
+    const next = this.pending.shift();
+    if (next) return next;
+    return this.drain(false, false) ?? new BatchBuilder(this.parts.decoder, this.kind === 'perf').take();
+  }
+
+  /**
+   * Drain every ring into one batch. Leased: samples stay in the rings until the batch is released
+   * (the previous lease is released first); otherwise they are copied out.
+   */
+  private drain(final: boolean, lease: boolean): EventBatch | undefined {
+    if (this.released) return undefined;
+    this.builder.releaseLease();
+    lease = lease && !this.merge;
+    const b = this.builder;
+    const onLost = this.onLost;
+    const read: (PerfRing | RingbufRing)[] = [];
+    for (const ring of this.perfRings) {
+      this.currentRing = ring;
+      if (ring.readInto(b, onLost, lease) > 0) read.push(ring);
+    }
+    const rb = this.parts.ringbuf;
+    if (rb && rb.readInto(b, lease) > 0) read.push(rb);
+    const now = Date.now();
+    if (this.parts.drops && (final || now - this.lastDropsPoll >= this.parts.flushMs)) {
+      this.lastDropsPoll = now;
+      this.pollDrops(b.lost);
+    }
+    let batch: EventBatch | undefined;
+    if (this.merge) {
+      if (!b.empty) this.merge.push(b.take().toArray());
+      const out: RingEvent[] = [];
+      this.merge.pop(out, final);
+      if (out.length > 0) batch = batchOf(out, this.parts.decoder, this.kind === 'perf');
+    } else if (!b.empty) {
+      batch = lease && read.length > 0 ? b.takeLeased(() => {
+        for (const r of read) r.release();
+      }) : b.take();
+    }
+    if (!batch) return undefined;
+    this.stats.received += batch.length;
+    this.stats.bytes += batch.bytes;
+    this.stats.batches++;
+    return batch;
+  }
+
+  private currentRing: PerfRing | undefined;
+
+  private readonly onLost = (count: number): void => {
+    const ring = this.currentRing!;
+    const more = this.ledger.recordLost(ring.slot, count);
+    if (more > 0) {
+      this.stats.lost += more;
+      this.builder.lost.push({ cpu: ring.cpu, slot: ring.slot, lost: more });
+    }
+  };
+
+  private pollDrops(out: Lost[]): void {
+    const drops = this.parts.drops;
+    if (!drops) return;
+    for (const [key, value] of drops.read()) {
+      const more = this.ledger.counter(key, value);
+      if (more <= 0) continue;
+      this.stats.lost += more;
+      if (this.kind === 'perf') out.push({ cpu: this.perfRings.find((r) => r.slot === key)?.cpu ?? 0, slot: key, lost: more });
+      else out.push({ cpu: 0, lost: more });
+    }
+  }
+
+  private checkCpus(): void {
+    const open = this.parts.openCpu;
+    if (!open || this.released || Date.now() - this.lastCpuCheck < CPU_CHECK_MS) return;
+    this.lastCpuCheck = Date.now();
+    const have = new Set(this.perfRings.map((r) => r.cpu));
+    for (const cpu of onlineCpus()) {
+      if (have.has(cpu)) continue;
+      const ring = open(cpu);
+      if (!ring) continue;
+      kernel().epollAdd(this.epfd, ring.fd, ring.slot);
+      ring.enable();
+      this.perfRings.push(ring);
+    }
+  }
+
+  // ---- waiting ----
+
+  private waitForData(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeup = resolve;
+      this.registration?.arm();
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.interval = Math.min(this.interval * 2, this.parts.flushMs);
+        this.due = true;
+        this.checkCpus();
+        this.resolveWait();
+      }, this.interval);
+    });
+  }
+
+  private resolveWait(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const w = this.wakeup;
+    this.wakeup = undefined;
+    w?.();
+  }
+
+  /**
+   * The next non-empty batch; undefined once closed and empty. Rings are drained when the kernel
+   * wakes us (watermark) or the flush timer fires, not each time a batch is asked for: asking again
+   * right away waits for the next wake-up, so batches stay large and the cost per event small.
+   */
+  async nextBatch(): Promise<EventBatch | undefined> {
+    for (;;) {
+      const queued = this.pending.shift();
+      if (queued) return queued;
+      if (this.released) return undefined;
+      if (!this.due) {
+        this.builder.releaseLease();
+        await this.waitForData();
+        continue;
+      }
+      this.due = false;
+      const batch = this.drain(false, !this.copyBatches);
+      if (batch) {
+        this.interval = MIN_INTERVAL_MS;
+        return batch;
+      }
+    }
+  }
+
+  /** Batches as they are drained: the fast path (no per-event promise or object). */
+  async *batches(): AsyncGenerator<EventBatch> {
+    this.beginIteration();
+    try {
+      for (;;) {
+        const batch = await this.nextBatch();
+        if (!batch) return;
+        yield batch;
+      }
+    } finally {
+      this.builder.releaseLease();
+      this.iterating = false;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<RingEvent> {
+    this.beginIteration();
+    let batch: EventBatch | undefined;
+    let i = 0;
+    const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+    const finish = (): IteratorReturnResult<undefined> => {
+      this.builder.releaseLease();
+      this.iterating = false;
+      return done;
+    };
+    return {
+      next: async (): Promise<IteratorResult<RingEvent>> => {
+        for (;;) {
+          if (batch) {
+            if (i < batch.length) return { value: batch.at(i++), done: false };
+            const j = i - batch.length;
+            if (j < batch.lost.length) {
+              i++;
+              return { value: batch.lost[j]!, done: false };
+            }
+          }
+          batch = await this.nextBatch();
+          i = 0;
+          if (!batch) return finish();
+        }
+      },
+      return: async (): Promise<IteratorResult<RingEvent>> => finish(),
+    };
+  }
+
+  private beginIteration(): void {
+    if (this.iterating) throw new UsageError('this reader is already being iterated; use one loop per reader');
+    if (this.released && this.pending.length === 0) throw new ClosedError('event reader');
+    this.iterating = true;
+  }
+
+  // ---- closing ----
+
+  /**
+   * Stop reading: drain what the rings still hold (loops that are still iterating get it), take a
+   * final count of the drop counters, and release rings, slots, claims and fds. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.closeSync();
+    await kernel().quiesce();
+  }
+
+  closeSync(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.parts.signal?.removeEventListener('abort', this.onAbort);
+    try {
+      this.builder.releaseLease();
+      const last = this.drain(true, false);
+      if (last) this.pending.push(last);
+    } finally {
+      this.releaseAll();
+      this.due = true;
+      this.resolveWait();
+    }
+  }
+
+  private releaseAll(): void {
+    if (this.released) return;
+    this.released = true;
+    this.builder.releaseLease();
+    this.registration?.close();
+    this.registration = undefined;
+    for (const r of this.perfRings) {
+      try {
+        r.disable();
+      } catch {
+        /* the fd may be gone already */
+      }
+    }
+    try {
+      this.parts.release();
+    } finally {
+      for (const r of this.perfRings) r.close();
+      this.parts.ringbuf?.close();
+      this.parts.drops?.close();
+      kernel().close(this.epfd);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.closeSync();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

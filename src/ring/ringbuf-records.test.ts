@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { scanRingbuf, copyRingbuf, parseRingbufRecords, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './ringbuf-records.js';
+import { BpfpipeError } from '../errors.js';
+
+/** A ring written like kernel/bpf/ringbuf.c does (single mapping; the wrap is explicit). */
+class FakeRingbuf {
+  readonly data: Uint8Array;
+  prod: number;
+
+  constructor(readonly size: number, start: number) {
+    this.data = new Uint8Array(size);
+    this.prod = start;
+  }
+
+  private put(pos: number, bytes: number[]): void {
+    bytes.forEach((b, i) => (this.data[(pos + i) % this.size] = b));
+  }
+
+  /** Reserve + (optionally) commit a record; returns its position. */
+  write(payload: number[], state: 'commit' | 'busy' | 'discard' = 'commit'): number {
+    const pos = this.prod;
+    let len = payload.length;
+    if (state === 'busy') len |= RINGBUF_BUSY_BIT;
+    if (state === 'discard') len |= RINGBUF_DISCARD_BIT;
+    this.put(pos, [len & 0xff, (len >>> 8) & 0xff, (len >>> 16) & 0xff, (len >>> 24) & 0xff, 0, 0, 0, 0]);
+    this.put(pos + 8, payload);
+    this.prod += (payload.length + 8 + 7) & ~7;
+    return pos;
+  }
+
+  len(offset: number): number {
+    const d = this.data;
+    return (d[offset]! | (d[offset + 1]! << 8) | (d[offset + 2]! << 16) | (d[offset + 3]! << 24)) >>> 0;
+  }
+}
+
+function read(r: FakeRingbuf, cons: number) {
+  const scan = scanRingbuf(cons, r.prod, r.size - 1, (off) => r.len(off));
+  const out: number[][] = [];
+  parseRingbufRecords(copyRingbuf(r.data, r.size, cons, scan.end), (d) => out.push([...d]));
+  return { scan, out };
+}
+
+test('records are read at every wrap offset, discarded ones skipped', () => {
+  const size = 128;
+  for (let start = 0; start < size * 2; start += 8) {
+    const r = new FakeRingbuf(size, start);
+    const a = Array.from({ length: 13 }, (_, i) => i + 1);
+    const b = Array.from({ length: 20 }, (_, i) => 200 - i);
+    r.write(a);
+    r.write([9, 9, 9], 'discard');
+    r.write(b);
+    const { scan, out } = read(r, start);
+    assert.equal(scan.end, r.prod, `start ${start}`);
+    assert.equal(scan.records, 2);
+    assert.equal(scan.discarded, 1);
+    assert.deepEqual(out, [a, b], `start ${start}`);
+  }
+});
+
+test('the consumer stops at the first busy record, even when later ones are committed', () => {
+  const r = new FakeRingbuf(256, 0);
+  r.write([1]);
+  const busyPos = r.write([2, 2], 'busy');
+  r.write([3, 3, 3]);
+  const { scan, out } = read(r, 0);
+  assert.equal(scan.end, busyPos);
+  assert.deepEqual(out, [[1]]);
+});
+
+test('the double mapping needs no reassembly', () => {
+  const size = 64;
+  const single = new FakeRingbuf(size, 48);
+  single.write(Array.from({ length: 24 }, (_, i) => i));
+  const doubled = new Uint8Array(size * 2);
+  doubled.set(single.data, 0);
+  doubled.set(single.data, size);
+  const scan = scanRingbuf(48, single.prod, size - 1, (o) => single.len(o));
+  assert.deepEqual([...copyRingbuf(doubled, size, 48, scan.end)], [...copyRingbuf(single.data, size, 48, scan.end)]);
+});
+
+test('a length that does not fit is a typed error', () => {
+  const r = new FakeRingbuf(64, 0);
+  r.write([1, 2, 3]);
+  r.data[0] = 0xff; // len 255 > ring
+  assert.throws(() => scanRingbuf(0, r.prod, 63, (o) => r.len(o)), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
+});

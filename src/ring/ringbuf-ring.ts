@@ -1,0 +1,115 @@
+/**
+ * The consumer side of a BPF_MAP_TYPE_RINGBUF map: consumer page mapped read-write, producer page
+ * plus the doubly mapped data read-only; acquire loads of producer_pos and record headers, release
+ * store of consumer_pos after the committed records have been copied out.
+ */
+import { kernel, pageSize, type Mapping } from '../sys/index.js';
+import { classify } from '../kernel/privileges.js';
+import { scanRingbuf, copyRingbuf, parseRingbufRecords, parseRingbufInto } from './ringbuf-records.js';
+import type { BatchBuilder } from './batch.js';
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+
+export class RingbufRing {
+  /** The map fd (pollable: readable when records are committed). */
+  readonly fd: number;
+  readonly size: number;
+  private readonly consumerMap: Mapping;
+  private readonly producerMap: Mapping;
+  private readonly consumerPos: BigInt64Array;
+  private readonly producerPos: BigInt64Array;
+  private readonly data: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private cons: number;
+  private leasedTo: number | undefined;
+  private closed = false;
+
+  /** `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). */
+  constructor(fd: number, size: number) {
+    const k = kernel();
+    const page = pageSize();
+    this.fd = fd;
+    this.size = size;
+    this.mask = size - 1;
+    try {
+      this.consumerMap = k.mmap(fd, page, PROT_READ | PROT_WRITE, 0);
+    } catch (err) {
+      throw classify(err, 'mmap', 'mapping the ring buffer consumer page');
+    }
+    try {
+      this.producerMap = k.mmap(fd, page + 2 * size, PROT_READ, page);
+    } catch (err) {
+      k.munmap(this.consumerMap);
+      throw classify(err, 'mmap', `mapping the ${size}-byte ring buffer`);
+    }
+    this.consumerPos = new BigInt64Array(this.consumerMap.buffer, 0, 1);
+    this.producerPos = new BigInt64Array(this.producerMap.buffer, 0, 1);
+    this.data = new Uint8Array(this.producerMap.buffer, page, 2 * size);
+    this.words = new Int32Array(this.producerMap.buffer, page, (2 * size) / 4);
+    this.cons = Number(Atomics.load(this.consumerPos, 0));
+  }
+
+  pending(): number {
+    if (this.closed) return 0;
+    return Number(Atomics.load(this.producerPos, 0)) - this.cons;
+  }
+
+  /** Read every committed record; returns the number of records delivered. */
+  read(onRecord: (data: Uint8Array) => void): number {
+    if (this.closed) return 0;
+    const prod = Number(Atomics.load(this.producerPos, 0));
+    if (prod === this.cons) return 0;
+    const words = this.words;
+    const scan = scanRingbuf(this.cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
+    if (scan.end === this.cons) return 0;
+    const copy = copyRingbuf(this.data, this.size, this.cons, scan.end);
+    this.cons = scan.end;
+    Atomics.store(this.consumerPos, 0, BigInt(scan.end));
+    return parseRingbufRecords(copy, onRecord);
+  }
+
+  /**
+   * Committed records into `b` (cpu 0). With `lease`, records stay in the (double-mapped, so always
+   * contiguous) ring until release(); without, they are copied and consumer_pos moves at once.
+   */
+  readInto(b: BatchBuilder, lease: boolean): number {
+    if (this.closed) return 0;
+    if (this.leasedTo !== undefined) throw new Error('ring buffer read while a leased batch is outstanding');
+    const prod = Number(Atomics.load(this.producerPos, 0));
+    if (prod === this.cons) return 0;
+    const words = this.words;
+    const scan = scanRingbuf(this.cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
+    if (scan.end === this.cons) return 0;
+    if (lease) {
+      const start = this.cons & this.mask;
+      const view = this.data.subarray(start, start + (scan.end - this.cons));
+      parseRingbufInto(view, b, b.segment(view, 0, undefined, true));
+      this.leasedTo = scan.end;
+      return scan.records;
+    }
+    const copy = copyRingbuf(this.data, this.size, this.cons, scan.end);
+    this.cons = scan.end;
+    Atomics.store(this.consumerPos, 0, BigInt(scan.end));
+    return parseRingbufInto(copy, b, b.segment(copy, 0, undefined, false));
+  }
+
+  release(): void {
+    if (this.leasedTo === undefined || this.closed) {
+      this.leasedTo = undefined;
+      return;
+    }
+    this.cons = this.leasedTo;
+    this.leasedTo = undefined;
+    Atomics.store(this.consumerPos, 0, BigInt(this.cons));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const k = kernel();
+    k.munmap(this.producerMap);
+    k.munmap(this.consumerMap);
+  }
+}

@@ -1,0 +1,70 @@
+/** bpffs: mount it when missing, and tell whether a path lives on it. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as libc from './libc.js';
+import { PermissionError, PinError, SyscallError } from '../errors.js';
+
+export const BPFFS_ROOT = '/sys/fs/bpf';
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** True when `p` (which must exist) is on a bpf filesystem. */
+export function isBpffs(p: string): boolean {
+  const buf = new Uint8Array(128);
+  if (libc.statfs(p, buf) < 0) return false;
+  return new DataView(buf.buffer).getUint32(0, true) === BPF_FS_MAGIC;
+}
+
+/** Mount bpffs at /sys/fs/bpf when it is not mounted there (and only then). */
+export function ensureBpffs(): void {
+  if (fs.existsSync(BPFFS_ROOT) && isBpffs(BPFFS_ROOT)) return;
+  fs.mkdirSync(BPFFS_ROOT, { recursive: true });
+  if (libc.mount('bpf', BPFFS_ROOT, 'bpf', 0, null) < 0) {
+    const errno = libc.errno();
+    if (errno === 1) {
+      throw new PermissionError(`cannot mount bpffs at ${BPFFS_ROOT}: mounting needs CAP_SYS_ADMIN (run as root, or mount it once: mount -t bpf bpf ${BPFFS_ROOT})`, { errno });
+    }
+    throw new SyscallError(`mount(bpf, ${BPFFS_ROOT})`, errno);
+  }
+}
+
+/**
+ * Resolve a pin path and make sure it stays inside bpffs: no `..` escape, no symlink out of it.
+ * The parent directory is created (mode 0700) when `create` is set.
+ */
+export function checkPinPath(p: string, options: { create?: boolean } = {}): string {
+  if (!path.isAbsolute(p)) throw new PinError(p, `pin path '${p}' must be absolute (e.g. ${BPFFS_ROOT}/myapp/events)`);
+  const normalized = path.normalize(p);
+  if (p.split('/').includes('..')) {
+    throw new PinError(p, `pin path '${p}' contains '..'; give a plain path inside ${BPFFS_ROOT}`);
+  }
+  const dir = path.dirname(normalized);
+  if (options.create) {
+    ensureBpffs();
+    mkdirInBpffs(dir);
+  }
+  let realDir: string;
+  try {
+    realDir = fs.realpathSync(dir);
+  } catch {
+    throw new PinError(p, `pin directory '${dir}' does not exist`);
+  }
+  if (!isBpffs(realDir)) {
+    throw new PinError(p, `pin path '${p}' is not on bpffs (resolves to ${realDir}); pins must live under a bpf filesystem such as ${BPFFS_ROOT}`);
+  }
+  return path.join(realDir, path.basename(normalized));
+}
+
+function mkdirInBpffs(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  mkdirInBpffs(path.dirname(dir));
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST') return;
+    if (e.code === 'EACCES' || e.code === 'EPERM') {
+      throw new PermissionError(`cannot create pin directory '${dir}': bpffs is not writable for this user (run as root)`, { cause: err });
+    }
+    throw new PinError(dir, `cannot create pin directory '${dir}': ${e.message}`, { cause: err });
+  }
+}

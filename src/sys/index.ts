@@ -1,0 +1,16 @@
+/** src/sys: the only layer that talks to libc. Importing it registers the real kernel as default. */
+import { setDefaultKernelFactory } from './kernel.js';
+import { LinuxKernel } from './linux-kernel.js';
+
+setDefaultKernelFactory(() => new LinuxKernel());
+
+export { kernel, useKernel } from './kernel.js';
+export type { Kernel, Mapping, NativeMemory, PollRegistration } from './kernel.js';
+export { LinuxKernel } from './linux-kernel.js';
+export { ensureBpffs, isBpffs, checkPinPath, BPFFS_ROOT } from './bpffs.js';
+export { possibleCpus, onlineCpus, parseCpuList, pageSize } from './cpus.js';
+export { ifaceIndex, ifaceName } from './iface.js';
+export { NetlinkSocket } from './netlink-socket.js';
+export { openFdCount, listOpenFds, fdTarget } from './fds.js';
+export { setAffinity, currentCpu, enterNetns } from './process.js';
+export { tryLockRange, unlockRange } from './locks.js';
