@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { kernel, possibleCpus, ensureBpffs } from '../sys/index.js';
+import { kernel, possibleCpus, ensureBpffs, removeEmptyDirs } from '../sys/index.js';
 import { BadInputError, PinError, UsageError, SyscallError, Errno } from '../errors.js';
 import { ObjectSpec } from '../object/object-spec.js';
 import type { MapSpec } from '../object/types.js';
@@ -34,6 +34,8 @@ export interface LoadOptions {
   maxEntries?: Record<string, number>;
   /** Verifier log level for the report when a program is refused (1 or 2). */
   logLevel?: number;
+  /** File mode of the pins this load creates (default 0600). */
+  pinMode?: number;
 }
 
 export interface LoadedObject {
@@ -88,6 +90,7 @@ class Loaded implements LoadedObject {
   readonly programs = new Map<string, Program>();
   readonly maps = new Map<string, BpfMap>();
   readonly createdPins: string[] = [];
+  readonly createdDirs: string[] = [];
   readonly pinPaths = new Map<string, string>();
   readonly warnings: string[] = [];
   btfFd = -1;
@@ -113,7 +116,10 @@ class Loaded implements LoadedObject {
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
     if (this.btfFd >= 0) kernel().close(this.btfFd);
-    if (!this.keepPins) for (const p of this.createdPins) unpin(p);
+    if (!this.keepPins) {
+      for (const p of this.createdPins) unpin(p);
+      removeEmptyDirs(this.createdDirs);
+    }
   }
 
   [Symbol.dispose](): void {
@@ -142,7 +148,7 @@ export function loadObjectSync(source: string | Uint8Array, options: LoadOptions
       else obj.warnings.push(`the kernel refused the object's BTF (${r.error}); maps and programs load without type information`);
     }
     if (spec.maps.some((m) => m.pinning !== 'none')) ensureBpffs();
-    for (const m of spec.maps) createOrReuseMap(obj, m, pinDir, bytes, options.maxEntries?.[m.name]);
+    for (const m of spec.maps) createOrReuseMap(obj, m, pinDir, bytes, options.maxEntries?.[m.name], options.pinMode);
     fillMetaMaps(obj);
     for (const [name, map] of obj.maps) map.origin = { siblings: obj.maps, pinPath: obj.pinPaths.get(name), spec };
     const mapFds = new Map<string, number>([...obj.maps].map(([n, m]) => [n, m.fd]));
@@ -159,7 +165,7 @@ export function loadObjectSync(source: string | Uint8Array, options: LoadOptions
   }
 }
 
-function createOrReuseMap(obj: Loaded, m: MapSpec, pinDir: string, objectBytes: Uint8Array, override: number | undefined): void {
+function createOrReuseMap(obj: Loaded, m: MapSpec, pinDir: string, objectBytes: Uint8Array, override: number | undefined, pinMode: number | undefined): void {
   const maxEntries = effectiveMaxEntries(m, override);
   const pinPath = pinPathFor(m, pinDir, objectBytes);
   if (pinPath && fs.existsSync(pinPath)) {
@@ -172,7 +178,7 @@ function createOrReuseMap(obj: Loaded, m: MapSpec, pinDir: string, objectBytes: 
   if (m.data && m.data.some((b) => b !== 0)) map.update(new Uint8Array(4), m.data);
   if (m.readonly) map.freeze();
   if (pinPath) {
-    map.pin(pinPath);
+    map.pin(pinPath, { mode: pinMode, createdDirs: obj.createdDirs });
     obj.createdPins.push(pinPath);
     obj.pinPaths.set(m.name, pinPath);
   }

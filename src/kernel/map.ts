@@ -179,9 +179,9 @@ export class BpfMap {
     for (const k of this.keysSync()) yield k;
   }
 
-  /** Pin the map at `path` (inside bpffs). */
-  pin(path: string): void {
-    pinObject(this.fd, path, `map '${this.name}'`);
+  /** Pin the map at `path` (inside bpffs; missing directories are created and listed in `createdDirs`). */
+  pin(path: string, options: { mode?: number; createdDirs?: string[] } = {}): void {
+    pinObject(this.fd, path, `map '${this.name}'`, options.mode, options.createdDirs);
   }
 
   /** Make the map read-only for user space writes (global .rodata). */

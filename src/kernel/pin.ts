@@ -18,9 +18,12 @@ function withPath<T>(path: string, fn: (address: bigint) => T): T {
   }
 }
 
-/** Pin `fd` at `path` (parent directories are created inside bpffs). Mode defaults to 0600. */
-export function pinObject(fd: number, path: string, what: string, mode = 0o600): void {
-  const real = checkPinPath(path, { create: true });
+/**
+ * Pin `fd` at `path` (parent directories are created inside bpffs and listed in `createdDirs`).
+ * Mode defaults to 0600: only root can open the pin.
+ */
+export function pinObject(fd: number, path: string, what: string, mode = 0o600, createdDirs?: string[]): void {
+  const real = checkPinPath(path, { create: true, createdDirs });
   withPath(real, (address) => {
     try {
       kernel().bpf(attr.Cmd.OBJ_PIN, attr.objPin(address, fd));

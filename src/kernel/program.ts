@@ -124,8 +124,8 @@ export class Program {
     }
   }
 
-  pin(path: string): void {
-    pinObject(this.fd, path, `program '${this.name}'`);
+  pin(path: string, options: { mode?: number; createdDirs?: string[] } = {}): void {
+    pinObject(this.fd, path, `program '${this.name}'`, options.mode, options.createdDirs);
   }
 
   dup(): Program {

@@ -56,6 +56,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private interval: number;
   /** A wake-up or the timer said there is something to read (true at start). */
   private due = true;
+  /** The last wake-up came from the kernel (the watermark), not from the timer. */
+  private byKernel = false;
   private lastDropsPoll = 0;
   private lastCpuCheck = Date.now();
   private iterating = false;
@@ -81,6 +83,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.registration = k.watch(this.epfd, () => {
         this.stats.wakeups++;
         this.due = true;
+        this.byKernel = true;
         this.resolveWait();
       });
       if (parts.drops) for (const [key, v] of parts.drops.read()) this.ledger.setBaseline(key, v);
@@ -243,10 +246,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
       }
       this.due = false;
       const batch = this.drain(false, !this.copyBatches);
-      if (batch) {
-        this.interval = MIN_INTERVAL_MS;
-        return batch;
-      }
+      // Traffic that wakes us by the watermark will do so again: the timer only needs to bound the
+      // latency (flushMs). Traffic too slow for the watermark is polled every millisecond.
+      if (batch) this.interval = this.byKernel ? this.parts.flushMs : MIN_INTERVAL_MS;
+      this.byKernel = false;
+      if (batch) return batch;
     }
   }
 

@@ -31,7 +31,7 @@ export function ensureBpffs(): void {
  * Resolve a pin path and make sure it stays inside bpffs: no `..` escape, no symlink out of it.
  * The parent directory is created (mode 0700) when `create` is set.
  */
-export function checkPinPath(p: string, options: { create?: boolean } = {}): string {
+export function checkPinPath(p: string, options: { create?: boolean; createdDirs?: string[] } = {}): string {
   if (!path.isAbsolute(p)) throw new PinError(p, `pin path '${p}' must be absolute (e.g. ${BPFFS_ROOT}/myapp/events)`);
   const normalized = path.normalize(p);
   if (p.split('/').includes('..')) {
@@ -40,7 +40,7 @@ export function checkPinPath(p: string, options: { create?: boolean } = {}): str
   const dir = path.dirname(normalized);
   if (options.create) {
     ensureBpffs();
-    mkdirInBpffs(dir);
+    mkdirInBpffs(dir, options.createdDirs);
   }
   let realDir: string;
   try {
@@ -54,11 +54,12 @@ export function checkPinPath(p: string, options: { create?: boolean } = {}): str
   return path.join(realDir, path.basename(normalized));
 }
 
-function mkdirInBpffs(dir: string): void {
+function mkdirInBpffs(dir: string, created?: string[]): void {
   if (fs.existsSync(dir)) return;
-  mkdirInBpffs(path.dirname(dir));
+  mkdirInBpffs(path.dirname(dir), created);
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
+    created?.push(dir);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EEXIST') return;
@@ -66,5 +67,16 @@ function mkdirInBpffs(dir: string): void {
       throw new PermissionError(`cannot create pin directory '${dir}': bpffs is not writable for this user (run as root)`, { cause: err });
     }
     throw new PinError(dir, `cannot create pin directory '${dir}': ${e.message}`, { cause: err });
+  }
+}
+
+/** Remove directories (deepest first) that are empty; used to undo directories a load created. */
+export function removeEmptyDirs(dirs: readonly string[]): void {
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      /* not empty (someone else's pins) or already gone */
+    }
   }
 }

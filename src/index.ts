@@ -1,0 +1,48 @@
+/**
+ * bpfpipe — the Linux eBPF event output pipe for Node.js. The explicit public API: the CLI uses only
+ * what is exported here.
+ */
+import './sys/index.js'; // registers the real kernel behind the Kernel seam
+
+// errors
+export {
+  BpfpipeError,
+  BadObjectError,
+  BadInputError,
+  UsageError,
+  VerifierError,
+  PermissionError,
+  NotSupportedError,
+  NetlinkError,
+  InterfaceError,
+  PinError,
+  BusyError,
+  RuntimeFault,
+  ClosedError,
+  SyscallError,
+  Errno,
+  type ErrorCode,
+} from './errors.js';
+
+// object spec (pure)
+export { ObjectSpec } from './object/object-spec.js';
+export type { ProgramSpec, MapSpec, MapRef, Pinning, ProgramKind } from './object/types.js';
+export { MapType, ProgType, AttachType, Helper, mapTypeName, progTypeName } from './object/uapi.js';
+export { Btf } from './btf/btf.js';
+export { compileDecoder, type StructDecoder } from './btf/decoder.js';
+export { generateTypeScript } from './btf/gen.js';
+
+// kernel objects
+export { loadObject, loadObjectSync, openPinnedMap, openPinnedMapSync, DEFAULT_PIN_DIR, type LoadOptions, type LoadedObject } from './kernel/load.js';
+export { BpfMap, openMapById, type MapOrigin } from './kernel/map.js';
+export { Program, openProgramById, type TestRunOptions, type TestRunResult } from './kernel/program.js';
+export { openPinned, unpin } from './kernel/pin.js';
+
+// event pipe
+export { openEvents, structDecoder, type EventsOptions } from './ring/events.js';
+export { EventReader } from './ring/reader.js';
+export { EventBatch } from './ring/batch.js';
+export type { RingEvent, Sample, Lost, ReaderStats } from './ring/types.js';
+
+// machine facts
+export { possibleCpus, onlineCpus, ensureBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';
