@@ -19,6 +19,7 @@ import { withPrivilege } from './privileges.js';
 import { loadBtf } from './btf-load.js';
 import { loadProgram } from './prog-load.js';
 import { fillMeta, isMetaMap, META_SUFFIX } from './aux-maps.js';
+import { findGlobal, encodeGlobal } from './globals.js';
 
 /** Where iproute2 (and bpfpipe by default) pins maps that ask for pinning. */
 export const DEFAULT_PIN_DIR = '/sys/fs/bpf/tc/globals';
@@ -36,6 +37,8 @@ export interface LoadOptions {
   logLevel?: number;
   /** File mode of the pins this load creates (default 0600). */
   pinMode?: number;
+  /** Initial values of global variables (the only way to set .rodata constants). */
+  globals?: Record<string, number | bigint | Uint8Array | string>;
 }
 
 export interface LoadedObject {
@@ -50,6 +53,10 @@ export interface LoadedObject {
   readonly warnings: readonly string[];
   program(name: string): Program;
   map(name: string): BpfMap;
+  /** Read a global variable's bytes (.data, .bss; .rodata as loaded). */
+  getGlobal(name: string): Uint8Array;
+  /** Write a global variable (.data, .bss) while programs run. */
+  setGlobal(name: string, value: number | bigint | Uint8Array | string): void;
   close(): void;
   [Symbol.dispose](): void;
   [Symbol.asyncDispose](): Promise<void>;
@@ -110,6 +117,30 @@ class Loaded implements LoadedObject {
     return m;
   }
 
+  getGlobal(name: string): Uint8Array {
+    const g = findGlobal(this.spec, name);
+    const value = this.map(g.section).lookup(new Uint8Array(4));
+    if (!value) throw new UsageError(`global data map '${g.section}' has no value`);
+    return value.slice(g.offset, g.offset + g.size);
+  }
+
+  setGlobal(name: string, value: number | bigint | Uint8Array | string): void {
+    const g = findGlobal(this.spec, name);
+    const m = this.map(g.section);
+    const key = new Uint8Array(4);
+    const current = m.lookup(key);
+    if (!current) throw new UsageError(`global data map '${g.section}' has no value`);
+    current.set(encodeGlobal(g, value), g.offset);
+    try {
+      m.update(key, current);
+    } catch (err) {
+      if (err instanceof SyscallError && err.errno === Errno.EPERM) {
+        throw new UsageError(`global '${name}' is in ${g.section}, which is read-only once loaded; set it with the globals option of loadObject`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -148,7 +179,7 @@ export function loadObjectSync(source: string | Uint8Array, options: LoadOptions
       else obj.warnings.push(`the kernel refused the object's BTF (${r.error}); maps and programs load without type information`);
     }
     if (spec.maps.some((m) => m.pinning !== 'none')) ensureBpffs();
-    for (const m of spec.maps) createOrReuseMap(obj, m, pinDir, bytes, options.maxEntries?.[m.name], options.pinMode);
+    for (const m of withGlobals(spec, options.globals)) createOrReuseMap(obj, m, pinDir, bytes, options.maxEntries?.[m.name], options.pinMode);
     fillMetaMaps(obj);
     for (const [name, map] of obj.maps) map.origin = { siblings: obj.maps, pinPath: obj.pinPaths.get(name), spec };
     const mapFds = new Map<string, number>([...obj.maps].map(([n, m]) => [n, m.fd]));
@@ -163,6 +194,20 @@ export function loadObjectSync(source: string | Uint8Array, options: LoadOptions
     obj.close();
     throw err;
   }
+}
+
+/** Map specs with the `globals` option applied to their initial data. */
+function withGlobals(spec: ObjectSpec, globals: LoadOptions['globals']): MapSpec[] {
+  if (!globals) return [...spec.maps];
+  const patched = new Map<string, Uint8Array>();
+  for (const [name, value] of Object.entries(globals)) {
+    const g = findGlobal(spec, name);
+    const m = spec.map(g.section);
+    let data = patched.get(m.name);
+    if (!data) patched.set(m.name, (data = m.data ? m.data.slice() : new Uint8Array(m.valueSize)));
+    data.set(encodeGlobal(g, value), g.offset);
+  }
+  return spec.maps.map((m) => (patched.has(m.name) ? { ...m, data: patched.get(m.name) } : m));
 }
 
 function createOrReuseMap(obj: Loaded, m: MapSpec, pinDir: string, objectBytes: Uint8Array, override: number | undefined, pinMode: number | undefined): void {
