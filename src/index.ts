@@ -43,6 +43,10 @@ export { openEvents, structDecoder, type EventsOptions } from './ring/events.js'
 export { EventReader } from './ring/reader.js';
 export { EventBatch } from './ring/batch.js';
 export type { RingEvent, Sample, Lost, ReaderStats } from './ring/types.js';
+export {
+  sampleRecord, lostRecord, batchRecords, jsonSafe, hex,
+  type EventRecord, type SampleRecord, type LostRecord, type RecordOptions, type Json,
+} from './decode/json.js';
 
 // machine facts
 export { possibleCpus, onlineCpus, ensureBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';

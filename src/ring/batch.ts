@@ -153,13 +153,23 @@ export class EventBatch implements Iterable<RingEvent> {
     return d.decode(this.dataView(s), this.off[i]!);
   }
 
-  /** Number of bytes after the struct (appended packet bytes, perf padding excluded when it is certain). */
+  /**
+   * Number of packet bytes after the struct. Perf samples end with up to 7 bytes of kernel padding
+   * that look like data: when the struct has a length field (see StructDecoder.lengthField) whose
+   * value is a possible length, that value is used; otherwise the padding stays in.
+   */
   packetLength(i: number): number {
     const d = this.decoder;
     if (!d) return 0;
     const n = this.len[i]!;
     const bare = this.padded ? Math.ceil((d.size + 4) / 8) * 8 - 4 : d.size;
-    return n <= bare ? 0 : n - d.size;
+    if (n <= bare) return 0;
+    const max = n - d.size;
+    if (!this.padded || !d.lengthField) return max;
+    const ev = this.event(i);
+    const v = ev?.[d.lengthField];
+    const hint = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
+    return hint !== undefined && hint >= max - 7 && hint <= max ? hint : max;
   }
 
   /** Bytes after the struct (the packet bytes the program appended), when there are any. */

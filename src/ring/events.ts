@@ -5,7 +5,7 @@ import { compileDecoder } from '../btf/decoder.js';
 import type { BpfMap } from '../kernel/map.js';
 import { openEventsSync, type OpenEventsOptions } from './open-events.js';
 import type { EventReader } from './reader.js';
-import type { StructDecoder } from './struct-decoder.js';
+import { withLengthField, type StructDecoder } from './struct-decoder.js';
 
 export interface EventsOptions extends OpenEventsOptions {
   /**
@@ -16,6 +16,12 @@ export interface EventsOptions extends OpenEventsOptions {
   struct?: string | number | true;
   /** BTF to find the struct in (default: the BTF of the object the map was loaded from). */
   btf?: Btf | { btf: Btf | undefined };
+  /**
+   * The struct field that gives the length of the appended packet bytes, to tell them from perf's
+   * padding (default: the first of caplen, cap_len, pkt_len, packet_len, len, snaplen the struct has;
+   * false: none).
+   */
+  packetLengthField?: string | false;
 }
 
 /** Find a struct/union by name and build its decoder. */
@@ -52,6 +58,7 @@ function decoderFor(map: BpfMap, o: EventsOptions): StructDecoder | undefined {
  * buffer. The reader opens its own file on the map, so the caller may close `map` at any time.
  */
 export async function openEvents(map: BpfMap, options: EventsOptions = {}): Promise<EventReader> {
-  const decoder = options.decoder ?? decoderFor(map, options);
+  const base = options.decoder ?? decoderFor(map, options);
+  const decoder = base && withLengthField(base, options.packetLengthField);
   return openEventsSync({ map, siblings: map.origin.siblings, pinPath: map.origin.pinPath }, { ...options, decoder });
 }

@@ -1,0 +1,70 @@
+/** The output formats of `run`, `listen` and `replay`: json, hex, pcapng, none. */
+import { sampleRecord, lostRecord, type RecordOptions, EventBatch } from '../../index.js';
+import { ByteSink } from './byte-sink.js';
+
+export type Format = 'json' | 'hex' | 'pcapng' | 'none';
+export const FORMATS: readonly Format[] = ['json', 'hex', 'pcapng', 'none'];
+
+export interface OutputWriter {
+  /** Write the batch's samples (the first `limit` of them, when given) and its loss notices. */
+  write(batch: EventBatch, limit?: number): void | Promise<void>;
+  close(): Promise<void>;
+  /** The output went away (EPIPE): stop reading. */
+  readonly ended: boolean;
+}
+
+export interface OutputOptions {
+  output?: string;
+  record: RecordOptions;
+}
+
+class JsonWriter implements OutputWriter {
+  private readonly sink: ByteSink;
+
+  constructor(private readonly o: OutputOptions) {
+    this.sink = new ByteSink(o.output);
+  }
+
+  get ended(): boolean {
+    return this.sink.closed;
+  }
+
+  write(batch: EventBatch, limit = batch.length): Promise<void> {
+    const rec = this.o.record;
+    let s = '';
+    for (let i = 0; i < limit; i++) {
+      s += JSON.stringify(sampleRecord(batch, i, rec));
+      s += '\n';
+      if (s.length > 1 << 20) {
+        this.sink.push(s);
+        s = '';
+      }
+    }
+    for (const l of batch.lost) s += JSON.stringify(lostRecord(l, rec)) + '\n';
+    this.sink.push(s);
+    return this.sink.flush();
+  }
+
+  close(): Promise<void> {
+    return this.sink.close();
+  }
+}
+
+class NoneWriter implements OutputWriter {
+  readonly ended = false;
+  write(): void {}
+  async close(): Promise<void> {}
+}
+
+export function createWriter(format: Format, o: OutputOptions, extra: Partial<Record<Format, (o: OutputOptions) => OutputWriter>> = {}): OutputWriter {
+  const make = extra[format];
+  if (make) return make(o);
+  switch (format) {
+    case 'json':
+      return new JsonWriter(o);
+    case 'none':
+      return new NoneWriter();
+    default:
+      throw new Error(`format ${format} has no writer`);
+  }
+}
