@@ -2,7 +2,8 @@
 /*
  * bench: producers for the benchmarks and the accounting tests, driven by BPF_PROG_TEST_RUN with
  * `repeat`. Each run emits one event of `event_size` bytes (set in .bss before the run) and counts
- * successful and failed outputs per CPU in `bench_counts` (0: ok, 1: failed).
+ * successful and failed outputs per CPU in `bench_counts` (0: ok, 1: failed). Each event starts with
+ * a u64 sequence number and the u64 bpf_ktime_get_ns() of its output (so events are >= 16 bytes).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -46,9 +47,10 @@ static __always_inline __u8 *buffer(__u32 size)
 	__u32 zero = 0;
 	__u8 *buf = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!buf || size < 8 || size > MAX_EVENT)
+	if (!buf || size < 16 || size > MAX_EVENT)
 		return 0;
-	*(__u64 *)buf = bench_seq++; /* per-run sequence, used by tests to detect duplicates */
+	*(__u64 *)buf = bench_seq++;             /* per-run sequence, used by tests to detect duplicates */
+	*(__u64 *)(buf + 8) = bpf_ktime_get_ns(); /* for latency measurements */
 	return buf;
 }
 

@@ -65,14 +65,14 @@ test('the 192-byte lost sample: PERF_RECORD_LOST is written before the next samp
     const reader = await openEvents(obj.map('bench_events'), { pagesPerCpu: 1, drops: false, wakeupEvents: 1 });
     const prog = obj.program('perf_bench');
     runOn(cpu, prog, 22); // 21 fit in 4096 bytes, the 22nd is lost
-    obj.setGlobal('event_size', 8);
+    obj.setGlobal('event_size', 16);
     const first = reader.read();
     assert.equal(first.length, 21);
     assert.equal(first.lostCount, 0, 'the kernel has not told yet');
     runOn(cpu, prog, 1);
     const second = reader.read();
     assert.equal(second.length, 1);
-    assert.equal(second.size(0), 12); // 8 bytes + 4 of kernel padding
+    assert.equal(second.size(0), 20); // 16 bytes + 4 of kernel padding
     assert.deepEqual(second.lost, [{ cpu, slot: cpu, lost: 1 }]);
     await reader.close();
   } finally {
