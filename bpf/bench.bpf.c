@@ -26,8 +26,19 @@ struct {
 	__type(value, __u64);
 } bench_counts SEC(".maps");
 
+/* The layout of a 64-byte bench event, for the decoded benchmarks. */
+struct bench_event {
+	__u64 seq;
+	__u64 ts;
+	__u32 cpu;
+	__u32 size;
+	__u8 payload[40];
+};
+
 BPFPIPE_PERF_EVENTS(bench_events, 0);
+BPFPIPE_EVENT_TYPE(bench_events, struct bench_event);
 BPFPIPE_RINGBUF(bench_rb, 4 * 1024 * 1024);
+BPFPIPE_EVENT_TYPE(bench_rb, struct bench_event);
 
 volatile __u32 event_size = 64;
 volatile __u64 rb_flags = 0;

@@ -24,18 +24,49 @@
 
 static volatile sig_atomic_t stop;
 static unsigned long long received, lost, bytes;
+/* Latency mode (env LATENCY=1): each event carries its bpf_ktime_get_ns() at offset 8. */
+static int latency_mode;
+static double *lat;
+static size_t nlat, caplat;
+
+static void record_latency(const void *data, __u32 size)
+{
+	struct timespec ts;
+	unsigned long long t;
+
+	if (!latency_mode || size < 16)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	memcpy(&t, (const char *)data + 8, 8);
+	if (nlat == caplat) {
+		caplat = caplat ? caplat * 2 : 1 << 16;
+		lat = realloc(lat, caplat * sizeof(*lat));
+	}
+	lat[nlat++] = (ts.tv_sec * 1e9 + ts.tv_nsec - (double)t) / 1e3; /* us */
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static volatile sig_atomic_t reset;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR2)
+		reset = 1;
+	else
+		stop = 1;
 }
 
 static void on_sample(void *ctx, int cpu, void *data, __u32 size)
 {
-	(void)ctx; (void)cpu; (void)data;
+	(void)ctx; (void)cpu;
 	received++;
 	bytes += size;
+	record_latency(data, size);
 }
 
 static void on_lost(void *ctx, int cpu, __u64 n)
@@ -51,6 +82,7 @@ static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_head
 		__u32 *size = (__u32 *)(hdr + 1);
 		received++;
 		bytes += *size;
+		record_latency(size + 1, *size);
 	} else if (hdr->type == PERF_RECORD_LOST) {
 		struct { struct perf_event_header h; __u64 id; __u64 lost; } *l = (void *)hdr;
 		lost += l->lost;
@@ -60,9 +92,10 @@ static enum bpf_perf_event_ret on_raw(void *ctx, int cpu, struct perf_event_head
 
 static int on_rb(void *ctx, void *data, size_t size)
 {
-	(void)ctx; (void)data;
+	(void)ctx;
 	received++;
 	bytes += size;
+	record_latency(data, size);
 	return 0;
 }
 
@@ -86,7 +119,9 @@ int main(int argc, char **argv)
 		perror("bpf_obj_get");
 		return 1;
 	}
+	latency_mode = getenv("LATENCY") != NULL;
 	signal(SIGUSR1, on_signal);
+	signal(SIGUSR2, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	struct perf_buffer *pb = NULL;
@@ -118,7 +153,18 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	double t0 = now();
+	double cpu0 = 0;
 	while (!stop) {
+		if (reset) {
+			/* End of the warm-up: count from here. */
+			struct rusage r0;
+			reset = 0;
+			received = lost = bytes = 0;
+			nlat = 0;
+			t0 = now();
+			getrusage(RUSAGE_SELF, &r0);
+			cpu0 = r0.ru_utime.tv_sec + r0.ru_utime.tv_usec / 1e6 + r0.ru_stime.tv_sec + r0.ru_stime.tv_usec / 1e6;
+		}
 		if (pb)
 			perf_buffer__poll(pb, 100);
 		else if (poll) {
@@ -135,9 +181,17 @@ int main(int argc, char **argv)
 	double secs = now() - t0;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	printf("{\"received\":%llu,\"lost\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f}\n",
-	       received, lost, bytes, secs, cpu);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6 - cpu0;
+	double p50 = 0, p99 = 0, pmax = 0;
+	if (nlat) {
+		qsort(lat, nlat, sizeof(*lat), cmp_double);
+		p50 = lat[nlat / 2];
+		p99 = lat[(size_t)(nlat * 0.99)];
+		pmax = lat[nlat - 1];
+	}
+	printf("{\"received\":%llu,\"lost\":%llu,\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,"
+	       "\"latencyUs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+	       received, lost, bytes, secs, cpu, p50, p99, pmax);
 	perf_buffer__free(pb);
 	ring_buffer__free(rb);
 	return 0;

@@ -53,6 +53,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private pending: EventBatch[] = [];
   private wakeup: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private waitStarted = 0;
   private interval: number;
   /** A wake-up or the timer said there is something to read (true at start). */
   private due = true;
@@ -205,18 +207,39 @@ export class EventReader implements AsyncIterable<RingEvent> {
 
   // ---- waiting ----
 
+  /**
+   * Wait for a kernel wake-up or the flush timer. While the kernel wakes us by watermark, one
+   * persistent watchdog (every flushMs) bounds the latency, so a wait costs no timer set-up; traffic
+   * too slow for the watermark gets a per-wait timer that polls from 1 ms, backing off to flushMs.
+   */
   private waitForData(): Promise<void> {
     return new Promise((resolve) => {
       this.wakeup = resolve;
+      this.waitStarted = Date.now();
       this.registration?.arm();
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.interval = Math.min(this.interval * 2, this.parts.flushMs);
-        this.due = true;
-        this.checkCpus();
-        this.resolveWait();
-      }, this.interval);
+      if (this.interval >= this.parts.flushMs) {
+        this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
+      } else {
+        this.timer = setTimeout(this.onTimer, this.interval);
+      }
     });
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.interval = Math.min(this.interval * 2, this.parts.flushMs);
+    this.timerFired();
+  };
+
+  private readonly onWatchdog = (): void => {
+    if (!this.wakeup || Date.now() - this.waitStarted < this.parts.flushMs / 2) return;
+    this.timerFired();
+  };
+
+  private timerFired(): void {
+    this.due = true;
+    this.checkCpus();
+    this.resolveWait();
   }
 
   private resolveWait(): void {
@@ -227,6 +250,17 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const w = this.wakeup;
     this.wakeup = undefined;
     w?.();
+  }
+
+  private stopTimers(): void {
+    if (this.watchdog) {
+      clearInterval(this.watchdog);
+      this.watchdog = undefined;
+    }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /**
@@ -265,6 +299,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       }
     } finally {
       this.builder.releaseLease();
+      this.stopTimers();
       this.iterating = false;
     }
   }
@@ -276,6 +311,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
     const finish = (): IteratorReturnResult<undefined> => {
       this.builder.releaseLease();
+      this.stopTimers();
       this.iterating = false;
       return done;
     };
@@ -328,6 +364,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.releaseAll();
       this.due = true;
       this.resolveWait();
+      this.stopTimers();
     }
   }
 

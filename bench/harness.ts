@@ -1,0 +1,131 @@
+/** Benchmark plumbing: a pinned bench object, reader processes, the test-run producer, JSON rows. */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadObjectSync, type LoadedObject } from '../src/index.js';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const BIN = path.join(ROOT, 'bench/bin');
+export const PIN = `/sys/fs/bpf/bpfpipe-bench-${process.pid}`;
+export const READER_CPU = '0';
+export const PRODUCER_CPU = '1';
+
+export interface Row {
+  name: string;
+  reader: string;
+  events: number;
+  received: number;
+  lost: number;
+  seconds: number;
+  eventsPerSec: number;
+  readerCpuNsPerEvent: number;
+  latencyUs?: { p50: number; p99: number; max: number };
+}
+
+export function buildBaselines(): void {
+  execFileSync('bash', [path.join(ROOT, 'bench/build.sh')], { stdio: 'inherit' });
+}
+
+/** Load bench.o and pin its programs and event maps where reader processes can open them. */
+export function loadBench(): LoadedObject {
+  fs.rmSync(PIN, { recursive: true, force: true });
+  const obj = loadObjectSync(path.join(ROOT, 'bpf/bench.o'), { pinDir: PIN });
+  for (const p of ['perf_bench', 'rb_bench']) obj.program(p).pin(`${PIN}/${p}`);
+  return obj;
+}
+
+export function cleanup(obj: LoadedObject): void {
+  obj.close();
+  fs.rmSync(PIN, { recursive: true, force: true });
+}
+
+/** Sum of the per-CPU bench counters: [ok, failed]. */
+export function counts(obj: LoadedObject): [number, number] {
+  const m = obj.map('bench_counts');
+  const get = (k: number) => (m.lookupPerCpu(new Uint8Array(new Uint32Array([k]).buffer)) ?? [])
+    .reduce((a, v) => a + Number(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true)), 0);
+  return [get(0), get(1)];
+}
+
+function waitFor(child: ChildProcess, re: RegExp, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) {
+        child.stdout!.off('data', onData);
+        resolve(m[0]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before printing ${re}: ${buf}`)));
+  });
+}
+
+export interface ReaderProc {
+  child: ChildProcess;
+  result(): Promise<Record<string, unknown>>;
+}
+
+/** Start a reader process pinned to the reader CPU; resolves when it is ready. */
+export async function startReader(cmd: string[], env: Record<string, string> = {}): Promise<ReaderProc> {
+  const child = spawn('taskset', ['-c', READER_CPU, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  await waitFor(child, /ready/, cmd[0]!);
+  return {
+    child,
+    result: async () => JSON.parse(await waitFor(child, /\{.*\}/, cmd[0]!)) as Record<string, unknown>,
+  };
+}
+
+/** Run the producer (pinned to the producer CPU): n runs of the program, optionally paced. */
+export function produce(prog: string, n: number, rate = 0, repeat = 100_000): { runs: number; seconds: number } {
+  const out = execFileSync('taskset', ['-c', PRODUCER_CPU, path.join(BIN, 'producer'), `${PIN}/${prog}`, String(n), String(rate ? Math.max(1, Math.min(repeat, Math.round(rate / 1000))) : repeat), String(rate)]);
+  return JSON.parse(out.toString()) as { runs: number; seconds: number };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Warm up, reset the reader's counters, produce `n` events, stop the reader, build the row. */
+export async function measure(
+  obj: LoadedObject,
+  name: string,
+  readerName: string,
+  reader: ReaderProc,
+  prog: string,
+  n: number,
+  o: { rate?: number; warmup?: number } = {},
+): Promise<Row> {
+  const warm = o.warmup ?? Math.min(n, 1_000_000);
+  if (warm > 0) produce(prog, warm, o.rate ? Math.max(o.rate, 1000) : 0);
+  await sleep(300);
+  reader.child.kill('SIGUSR2');
+  await sleep(250);
+  const [ok0, failed0] = counts(obj);
+  const p = produce(prog, n, o.rate ?? 0);
+  await sleep(300);
+  const [ok1, failed1] = counts(obj);
+  reader.child.kill('SIGUSR1');
+  const r = await reader.result();
+  await new Promise((resolve) => (reader.child.exitCode !== null ? resolve(undefined) : reader.child.once('exit', resolve)));
+  const received = Number(r.received);
+  const lost = Number(r.lost);
+  const emitted = ok1 - ok0 + (failed1 - failed0);
+  const row: Row = {
+    name,
+    reader: readerName,
+    events: emitted,
+    received,
+    lost,
+    seconds: p.seconds,
+    eventsPerSec: Math.round(received / p.seconds),
+    readerCpuNsPerEvent: received ? Math.round((Number(r.cpuSeconds) * 1e9) / received * 10) / 10 : 0,
+  };
+  if (r.latencyUs && (r.latencyUs as { p50: number }).p50 > 0) row.latencyUs = r.latencyUs as Row['latencyUs'];
+  return row;
+}
+
+export function median<T>(rows: T[], key: (r: T) => number): T {
+  const s = [...rows].sort((a, b) => key(a) - key(b));
+  return s[Math.floor(s.length / 2)]!;
+}

@@ -1,0 +1,67 @@
+/**
+ * The bpfpipe side of the benchmarks: a reader process on a pinned map, started by bench/run.ts.
+ * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
+ *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
+ * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
+ */
+import * as fs from 'node:fs';
+import { openPinnedMap, openEvents, ObjectSpec } from '../../src/index.js';
+
+const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
+const map = await openPinnedMap(pin);
+const spec = btfObj ? ObjectSpec.parse(fs.readFileSync(btfObj)) : undefined;
+const reader = await openEvents(map, {
+  pagesPerCpu: Number(pages),
+  ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
+});
+map.close();
+process.on('SIGUSR1', () => void reader.close());
+let received = 0;
+let lost = 0;
+let bytes = 0;
+const lat: number[] = [];
+let cpu0 = process.cpuUsage();
+let t0 = process.hrtime.bigint();
+// SIGUSR2 ends the warm-up: count from here.
+process.on('SIGUSR2', () => {
+  received = lost = bytes = 0;
+  lat.length = 0;
+  cpu0 = process.cpuUsage();
+  t0 = process.hrtime.bigint();
+});
+console.log('ready');
+
+if (mode === 'decoded') {
+  let check = 0n;
+  for await (const e of reader) {
+    if (e.lost !== undefined) lost += e.lost;
+    else {
+      received++;
+      check += e.event!.seq as bigint;
+    }
+  }
+  bytes = Number(check & 1n);
+} else {
+  for await (const b of reader.batches()) {
+    received += b.length;
+    lost += b.lostCount;
+    for (let i = 0; i < b.length; i++) bytes += b.size(i);
+    if (mode === 'latency' && b.length > 0) {
+      const now = Number(process.hrtime.bigint());
+      for (let i = 0; i < b.length; i++) {
+        const d = b.data(i);
+        lat.push((now - Number(new DataView(d.buffer, d.byteOffset).getBigUint64(8, true))) / 1000);
+      }
+    }
+  }
+}
+const c = process.cpuUsage(cpu0);
+lat.sort((a, b) => a - b);
+const pct = (p: number) => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!.toFixed(1)) : 0);
+console.log(JSON.stringify({
+  received, lost, bytes,
+  seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+  cpuSeconds: (c.user + c.system) / 1e6,
+  latencyUs: { p50: pct(0.5), p99: pct(0.99), max: pct(1) },
+  wakeups: reader.stats.wakeups,
+}));

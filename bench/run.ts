@@ -1,0 +1,125 @@
+/**
+ * The benchmarks: for each row, the C baseline (libbpf) and bpfpipe read the same BPF_PROG_TEST_RUN
+ * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
+ * run and a summary line per row with the medians and the bpfpipe/libbpf ratios.
+ *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
+ */
+import * as path from 'node:path';
+import { ROOT, BIN, PIN, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
+import { possibleCpus } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const rows = arg('rows', 'perf,ringbuf,decoded,latency,cli').split(',');
+const repeat = Number(arg('repeat', '3'));
+const N = Number(arg('events', '10000000'));
+
+if (possibleCpus().length < 2) {
+  console.error('bench: needs two CPUs (producer on CPU 1, reader on CPU 0)');
+  process.exit(2);
+}
+buildBaselines();
+const obj = loadBench();
+const tsx = ['node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts')];
+const libbpf = path.join(BIN, 'libbpf_reader');
+const perfPin = `${PIN}/bench_events`;
+const rbPin = `${PIN}/bench_rb`;
+
+function print(r: Row | Record<string, unknown>): void {
+  console.log(JSON.stringify(r));
+}
+
+async function compare(name: string, prog: string, n: number, c: () => Promise<Row>, b: () => Promise<Row>): Promise<void> {
+  const cs: Row[] = [];
+  const bs: Row[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const cr = await c();
+    print(cr);
+    cs.push(cr);
+    const br = await b();
+    print(br);
+    bs.push(br);
+  }
+  const cm = median(cs, (r) => r.eventsPerSec);
+  const bm = median(bs, (r) => r.eventsPerSec);
+  print({
+    summary: name,
+    libbpf: { eventsPerSec: cm.eventsPerSec, lost: cm.lost, readerCpuNsPerEvent: cm.readerCpuNsPerEvent, ...(cm.latencyUs ? { latencyUs: cm.latencyUs } : {}) },
+    bpfpipe: { eventsPerSec: bm.eventsPerSec, lost: bm.lost, readerCpuNsPerEvent: bm.readerCpuNsPerEvent, ...(bm.latencyUs ? { latencyUs: bm.latencyUs } : {}) },
+    ratio: {
+      eventsPerSec: Math.round((bm.eventsPerSec / cm.eventsPerSec) * 1000) / 1000,
+      readerCpu: cm.readerCpuNsPerEvent ? Math.round((bm.readerCpuNsPerEvent / cm.readerCpuNsPerEvent) * 100) / 100 : null,
+    },
+    lostRuns: { libbpf: cs.filter((r) => r.lost > 0).length, bpfpipe: bs.filter((r) => r.lost > 0).length, of: repeat },
+  });
+}
+
+try {
+  if (rows.includes('perf')) {
+    for (const pages of [64, 1024]) {
+      for (const size of [64, 256, 1024]) {
+        obj.setGlobal('event_size', size);
+        const n = Math.round(N / Math.max(1, size / 64) ** 0.5);
+        const name = `perf ${size} B, ${pages} pages/CPU`;
+        await compare(
+          name, 'perf_bench', n,
+          async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n),
+          async () => measure(obj, name, 'bpfpipe batches()', await startReader([...tsx, 'batches', perfPin, String(pages)]), 'perf_bench', n),
+        );
+      }
+    }
+  }
+  if (rows.includes('ringbuf')) {
+    obj.setGlobal('event_size', 64);
+    obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: the best libbpf reader consumes on a 1 ms timer
+    const name = 'ring buffer 4 MiB, 64 B, no wake-up';
+    await compare(
+      name, 'rb_bench', N,
+      async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
+      async () => measure(obj, name, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
+    );
+    obj.setGlobal('rb_flags', 0n);
+    const name2 = 'ring buffer 4 MiB, 64 B, adaptive wake-up';
+    await compare(
+      name2, 'rb_bench', N,
+      async () => measure(obj, name2, 'libbpf epoll', await startReader([libbpf, 'ringbuf', rbPin]), 'rb_bench', N),
+      async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
+    );
+  }
+  if (rows.includes('decoded')) {
+    obj.setGlobal('event_size', 64);
+    const name = 'perf 64 B decoded objects, for await';
+    const n = Math.round(N / 2);
+    await compare(
+      name, 'perf_bench', n,
+      async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n),
+      async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...tsx, 'decoded', perfPin, '1024', path.join(ROOT, 'bpf/bench.o')]), 'perf_bench', n),
+    );
+  }
+  if (rows.includes('latency')) {
+    obj.setGlobal('event_size', 64);
+    const name = 'latency at 1k events/s, 64 B';
+    const n = 3000;
+    await compare(
+      name, 'perf_bench', n,
+      async () => measure(obj, name, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...tsx, 'latency', perfPin, '256']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+    );
+  }
+  if (rows.includes('cli')) {
+    obj.setGlobal('event_size', 64);
+    const name = 'CLI listen --format json > /dev/null, 1M events/s';
+    const n = 3_000_000;
+    void produce;
+    await compare(
+      name, 'perf_bench', n,
+      async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n, { rate: 1_000_000 }),
+      async () => measure(obj, name, 'bpfpipe listen --format json', await startReader(['node', path.join(ROOT, 'bench/readers/cli-reader.mjs'), perfPin]), 'perf_bench', n, { rate: 1_000_000 }),
+    );
+  }
+} finally {
+  cleanup(obj);
+}
