@@ -62,6 +62,7 @@ console.log(JSON.stringify({
   received, lost, bytes,
   seconds: Number(process.hrtime.bigint() - t0) / 1e9,
   cpuSeconds: (c.user + c.system) / 1e6,
-  latencyUs: { p50: pct(0.5), p99: pct(0.99), max: pct(1) },
+  latencyUs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: pct(1) },
+  slow: lat.length ? lat.filter((x) => x > 2000).length : 0,
   wakeups: reader.stats.wakeups,
 }));

@@ -14,8 +14,8 @@ export interface EventsOptions extends OpenEventsOptions {
    * Bytes after the struct are the sample's `packet`.
    */
   struct?: string | number | true;
-  /** BTF to find the struct in (default: the BTF of the object the map was loaded from). */
-  btf?: Btf | { btf: Btf | undefined };
+  /** BTF to find the struct in, or the object spec that has it (default: the object the map was loaded from). */
+  btf?: Btf | { btf: Btf | undefined; eventType?(map: string): number | undefined };
   /**
    * The struct field that gives the length of the appended packet bytes, to tell them from perf's
    * padding (default: the first of caplen, cap_len, pkt_len, packet_len, len, snaplen the struct has;
@@ -46,7 +46,8 @@ function decoderFor(map: BpfMap, o: EventsOptions): StructDecoder | undefined {
     throw new UsageError(`map '${map.name}' has no BTF to decode '${String(o.struct)}' with; pass the object's BTF (btf: ObjectSpec.parse(bytes)) or --btf OBJ`);
   }
   if (o.struct === true) {
-    const id = map.origin.spec?.eventType?.(map.name);
+    const source = o.btf && 'btf' in o.btf ? o.btf : map.origin.spec;
+    const id = source?.eventType?.(map.name);
     if (id === undefined) throw new UsageError(`the object does not say which struct map '${map.name}' carries (BPFPIPE_EVENT_TYPE); name one with struct`);
     return compileDecoder(btf, id);
   }

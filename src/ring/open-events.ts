@@ -304,6 +304,7 @@ function openPerf(
     },
     signal: o.signal,
     copyBatches: o.copy,
+    slowBytes: wb === undefined ? undefined : Math.floor(wb / 2),
   });
 }
 

@@ -34,9 +34,17 @@ export interface ReaderParts {
   signal: AbortSignal | undefined;
   /** Streaming batches own copies of their bytes (default: leased ring memory). */
   copyBatches?: boolean;
+  /**
+   * Perf rings with a byte watermark: drains smaller than this many bytes mean traffic too slow to
+   * wake us, so the reader polls every millisecond. Undefined: the kernel wakes us per event count
+   * (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
+   */
+  slowBytes?: number;
 }
 
 const MIN_INTERVAL_MS = 1;
+/** How long slow traffic may pause before the flush timer backs off from 1 ms to flushMs. */
+const IDLE_MS = 50;
 const CPU_CHECK_MS = 1000;
 
 export class EventReader implements AsyncIterable<RingEvent> {
@@ -45,6 +53,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private readonly parts: ReaderParts;
   private readonly perfRings: PerfRing[];
   private readonly epfd: number;
+  /** A timerfd in the rings' epoll set: precise 1 ms polls for traffic too slow for the watermark. */
+  private timerFd = -1;
+  private timerUs = 0;
   private registration: PollRegistration | undefined;
   private readonly ledger = new LostLedger();
   private readonly merge: OrderedMerge | undefined;
@@ -52,14 +63,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
   /** Batches drained but not yet handed out (after close, or from read() callers mixing APIs). */
   private pending: EventBatch[] = [];
   private wakeup: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private waitStarted = 0;
+  private lastData = 0;
   private interval: number;
   /** A wake-up or the timer said there is something to read (true at start). */
   private due = true;
-  /** The last wake-up came from the kernel (the watermark), not from the timer. */
-  private byKernel = false;
+  /** What made the next drain due: the start, a kernel wake-up or a timer. */
+  private cause: 'start' | 'kernel' | 'timer' = 'start';
   private lastDropsPoll = 0;
   private lastCpuCheck = Date.now();
   private iterating = false;
@@ -73,19 +84,23 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.parts = parts;
     this.kind = parts.kind;
     this.perfRings = [...parts.perfRings];
-    this.interval = Math.min(MIN_INTERVAL_MS, parts.flushMs);
+    this.interval = parts.flushMs; // wake-up mode until a timer finds data the kernel did not wake us for
     this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
     this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
     this.copyBatches = parts.copyBatches ?? false;
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
+      this.timerFd = k.timerCreate();
+      k.epollAdd(this.epfd, this.timerFd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
       if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0);
       this.registration = k.watch(this.epfd, () => {
-        this.stats.wakeups++;
+        const ticks = k.timerRead(this.timerFd);
+        if (ticks > 0) this.onTick();
+        else this.stats.wakeups++;
         this.due = true;
-        this.byKernel = true;
+        this.cause = ticks === 0 ? 'kernel' : 'timer';
         this.resolveWait();
       });
       if (parts.drops) for (const [key, v] of parts.drops.read()) this.ledger.setBaseline(key, v);
@@ -208,28 +223,42 @@ export class EventReader implements AsyncIterable<RingEvent> {
   // ---- waiting ----
 
   /**
-   * Wait for a kernel wake-up or the flush timer. While the kernel wakes us by watermark, one
-   * persistent watchdog (every flushMs) bounds the latency, so a wait costs no timer set-up; traffic
-   * too slow for the watermark gets a per-wait timer that polls from 1 ms, backing off to flushMs.
+   * Wait for a kernel wake-up or a timer. While the kernel wakes us by watermark, one persistent
+   * watchdog (every flushMs) bounds the latency, so a wait costs no timer set-up. Traffic too slow for
+   * the watermark is polled by a timerfd in the rings' epoll set every 1 ms (hrtimer precision,
+   * unlike libuv's millisecond timers), backing off to flushMs after IDLE_MS without data.
    */
   private waitForData(): Promise<void> {
     return new Promise((resolve) => {
       this.wakeup = resolve;
       this.waitStarted = Date.now();
       this.registration?.arm();
-      if (this.interval >= this.parts.flushMs) {
-        this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
-      } else {
-        this.timer = setTimeout(this.onTimer, this.interval);
-      }
+      // The watchdog bounds the latency and keeps the process alive while we wait.
+      this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
+      this.armTimer(this.interval < this.parts.flushMs ? this.interval : 0);
     });
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.interval = Math.min(this.interval * 2, this.parts.flushMs);
-    this.timerFired();
-  };
+  private armTimer(ms: number): void {
+    const us = Math.round(ms * 1000);
+    if (us === this.timerUs || this.released) return;
+    this.timerUs = us;
+    kernel().timerSet(this.timerFd, us);
+  }
+
+  /** Whether a drain says the traffic is too slow for the kernel to wake us in time. */
+  private slowTraffic(batch: EventBatch, cause: 'start' | 'kernel' | 'timer'): boolean {
+    const slow = this.parts.slowBytes;
+    if (this.kind === 'perf') return slow !== undefined && batch.bytes < slow;
+    // Ring buffers wake us adaptively; only producers that ask for no wake-ups need polling.
+    return cause === 'timer';
+  }
+
+  /** A timerfd tick: slow traffic keeps the 1 ms poll; after IDLE_MS without data it backs off. */
+  private onTick(): void {
+    if (Date.now() - this.lastData > IDLE_MS) this.interval = Math.min(this.interval * 2, this.parts.flushMs);
+    this.checkCpus();
+  }
 
   private readonly onWatchdog = (): void => {
     if (!this.wakeup || Date.now() - this.waitStarted < this.parts.flushMs / 2) return;
@@ -238,15 +267,12 @@ export class EventReader implements AsyncIterable<RingEvent> {
 
   private timerFired(): void {
     this.due = true;
+    this.cause = 'timer';
     this.checkCpus();
     this.resolveWait();
   }
 
   private resolveWait(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
     const w = this.wakeup;
     this.wakeup = undefined;
     w?.();
@@ -257,10 +283,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
     }
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (!this.released) this.armTimer(0);
   }
 
   /**
@@ -279,11 +302,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
         continue;
       }
       this.due = false;
+      const cause = this.cause;
       const batch = this.drain(false, !this.copyBatches);
       // Traffic that wakes us by the watermark will do so again: the timer only needs to bound the
       // latency (flushMs). Traffic too slow for the watermark is polled every millisecond.
-      if (batch) this.interval = this.byKernel ? this.parts.flushMs : MIN_INTERVAL_MS;
-      this.byKernel = false;
+      if (batch) {
+        this.interval = this.slowTraffic(batch, cause) ? MIN_INTERVAL_MS : this.parts.flushMs;
+        this.lastData = Date.now();
+      }
       if (batch) return batch;
     }
   }
@@ -387,6 +413,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       for (const r of this.perfRings) r.close();
       this.parts.ringbuf?.close();
       this.parts.drops?.close();
+      if (this.timerFd >= 0) kernel().close(this.timerFd);
       kernel().close(this.epfd);
     }
   }

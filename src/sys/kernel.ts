@@ -52,6 +52,12 @@ export interface Kernel {
   watch(fd: number, onReady: () => void): PollRegistration;
   /** Resolves when background helpers (the poller thread) have released their resources. */
   quiesce(): Promise<void>;
+  /** timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). */
+  timerCreate(): number;
+  /** Arm a timerfd to fire every `intervalUs` (0: disarm). */
+  timerSet(fd: number, intervalUs: number): void;
+  /** Expirations since the last read (0 when none). */
+  timerRead(fd: number): number;
 }
 
 let current: Kernel | undefined;

@@ -80,3 +80,6 @@ export const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
 export const statfs = lib.func('int statfs(const char *path, _Out_ uint8_t *buf)') as (path: string, buf: Uint8Array) => number;
 export const fcntl_lock = lib.func('fcntl', 'int', ['int', 'int', 'void *']) as (fd: number, cmd: number, lock: Uint8Array) => number;
+export const timerfd_create = lib.func('int timerfd_create(int clockid, int flags)') as (clock: number, flags: number) => number;
+export const timerfd_settime = lib.func('int timerfd_settime(int fd, int flags, void *new_value, void *old_value)') as (
+  fd: number, flags: number, value: Uint8Array, old: null) => number;

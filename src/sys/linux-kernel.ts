@@ -93,6 +93,33 @@ export class LinuxKernel implements Kernel {
     if (libc.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, this.epollBuf) < 0) throw new SyscallError('epoll_ctl(DEL)', libc.errno());
   }
 
+  private readonly timerSpec = new Uint8Array(32);
+  private readonly timerView = new DataView(this.timerSpec.buffer);
+  private readonly timerBuf = new Uint8Array(8);
+
+  timerCreate(): number {
+    const fd = libc.timerfd_create(1 /* CLOCK_MONOTONIC */, 0x800 /* TFD_NONBLOCK */ | 0x80000 /* TFD_CLOEXEC */);
+    if (fd < 0) throw new SyscallError('timerfd_create', libc.errno());
+    return fd;
+  }
+
+  timerSet(fd: number, intervalUs: number): void {
+    // struct itimerspec { it_interval, it_value }, each { tv_sec, tv_nsec }
+    const sec = BigInt(Math.floor(intervalUs / 1e6));
+    const nsec = BigInt(Math.round((intervalUs % 1e6) * 1000));
+    this.timerView.setBigInt64(0, sec, true);
+    this.timerView.setBigInt64(8, nsec, true);
+    this.timerView.setBigInt64(16, sec, true);
+    this.timerView.setBigInt64(24, nsec, true);
+    if (libc.timerfd_settime(fd, 0, this.timerSpec, null) < 0) throw new SyscallError('timerfd_settime', libc.errno());
+  }
+
+  timerRead(fd: number): number {
+    const n = libc.read(fd, this.timerBuf, 8);
+    if (n !== 8) return 0;
+    return Number(new DataView(this.timerBuf.buffer).getBigUint64(0, true));
+  }
+
   async quiesce(): Promise<void> {
     if (this.poller?.isDisposed) await this.poller.exited;
   }

@@ -29,7 +29,7 @@ for (const size of [64, 256, 1024]) {
         try {
           const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
           const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
-          const reader = await openEvents(map, { pagesPerCpu: 16 }); // 64 KiB per perf ring
+          await using reader = await openEvents(map, { pagesPerCpu: 16 }); // 64 KiB per perf ring
           const n = load === 'under' ? Math.floor((48 * 1024) / (size + 16)) : 5000;
           runOn(cpu, prog, n);
           await reader.close(); // final drain + drop counters
@@ -62,7 +62,7 @@ test('the 192-byte lost sample: PERF_RECORD_LOST is written before the next samp
   // lose one, then write a small sample: the kernel writes the LOST record first, then the sample.
   const obj = bench({ globals: { event_size: 180 } });
   try {
-    const reader = await openEvents(obj.map('bench_events'), { pagesPerCpu: 1, drops: false, wakeupEvents: 1 });
+    await using reader = await openEvents(obj.map('bench_events'), { pagesPerCpu: 1, drops: false, wakeupEvents: 1 });
     const prog = obj.program('perf_bench');
     runOn(cpu, prog, 22); // 21 fit in 4096 bytes, the 22nd is lost
     obj.setGlobal('event_size', 16);
@@ -84,7 +84,7 @@ test('one million ring buffer events arrive through wake-ups alone', async () =>
   const obj = bench();
   try {
     // flushMs of a minute: if a wake-up were missed, the loop would stall and the test time out.
-    const reader = await openEvents(obj.map('bench_rb'), { flushMs: 60_000 });
+    await using reader = await openEvents(obj.map('bench_rb'), { flushMs: 60_000 });
     const prog = obj.program('rb_bench');
     const total = 1_000_000;
     const chunk = 20_000; // 20k × 72 B fits the 4 MiB ring

@@ -25,7 +25,7 @@ function tcEvents(): LoadedObject {
 test('BPF_F_CURRENT_CPU samples come from the ring of the CPU the program ran on', async () => {
   const obj = tcEvents();
   try {
-    const reader = await openEvents(obj.map('events'), { struct: 'event' });
+    await using reader = await openEvents(obj.map('events'), { struct: 'event' });
     for (const cpu of cpus) runOn(cpu, obj.program('tc_events'), 10 + cpu, udpPacket(80));
     const batch = reader.read();
     const perCpu = new Map<number, number>();
@@ -43,9 +43,9 @@ test('BPF_F_CURRENT_CPU samples come from the ring of the CPU the program ran on
 test('channel readers get only their channel (slots k*ncpu + cpu)', async () => {
   const obj = tcEvents();
   try {
-    const ch0 = await openEvents(obj.map('events'), { channel: 0, struct: 'event' });
-    const ch1 = await openEvents(obj.map('events'), { channel: 1, struct: 'event' });
-    const ch5 = await openEvents(obj.map('events'), { channel: 5, struct: 'event' });
+    await using ch0 = await openEvents(obj.map('events'), { channel: 0, struct: 'event' });
+    await using ch1 = await openEvents(obj.map('events'), { channel: 1, struct: 'event' });
+    await using ch5 = await openEvents(obj.map('events'), { channel: 5, struct: 'event' });
     assert.deepEqual(ch1.slots, cpus.map((c) => cpus.length + c));
     const prog = obj.program('tc_events');
     for (const cpu of cpus) {
@@ -74,7 +74,7 @@ test('channel readers get only their channel (slots k*ncpu + cpu)', async () => 
 test('samples decode from BTF; bytes after the struct are the appended packet', async () => {
   const obj = loadObjectSync('bpf/decode_types.o', { pinDir });
   try {
-    const reader = await openEvents(obj.map('samples'), { struct: true });
+    await using reader = await openEvents(obj.map('samples'), { struct: true });
     const pkt = udpPacket(4242);
     runOn(cpus[0]!, obj.program('emit_sample'), 1, pkt);
     const [s] = reader.read().toArray() as Sample[];
@@ -98,7 +98,7 @@ test('samples decode from BTF; bytes after the struct are the appended packet', 
 test('ordered: samples of all CPUs come out in timestamp order', { skip: cpus.length < 2 }, async () => {
   const obj = tcEvents();
   try {
-    const reader = await openEvents(obj.map('events'), { ordered: { windowMs: 1 }, struct: 'event' });
+    await using reader = await openEvents(obj.map('events'), { ordered: { windowMs: 1 }, struct: 'event' });
     const prog = obj.program('tc_events');
     for (let round = 0; round < 5; round++) for (const cpu of cpus) runOn(cpu, prog, 20, udpPacket(80));
     await new Promise((r) => setTimeout(r, 20));
@@ -117,10 +117,10 @@ test('ordered: samples of all CPUs come out in timestamp order', { skip: cpus.le
 test('slots are claimed: a second reader of the same slots gets a clear error', async () => {
   const obj = tcEvents();
   try {
-    const first = await openEvents(obj.map('events'));
+    await using first = await openEvents(obj.map('events'));
     await assert.rejects(openEvents(obj.map('events')), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BUSY' && /already read/.test(e.message));
     await first.close();
-    const again = await openEvents(obj.map('events'));
+    await using again = await openEvents(obj.map('events'));
     await again.close();
   } finally {
     obj.close();
@@ -130,7 +130,7 @@ test('slots are claimed: a second reader of the same slots gets a clear error', 
 test('close() ends a waiting loop at once, with the events still in the rings', async () => {
   const obj = tcEvents();
   try {
-    const reader = await openEvents(obj.map('events'), { flushMs: 60_000 });
+    await using reader = await openEvents(obj.map('events'), { flushMs: 60_000 });
     runOn(cpus[0]!, obj.program('tc_events'), 5, udpPacket(80));
     let n = 0;
     const loop = (async () => {
@@ -151,7 +151,7 @@ test('an AbortSignal closes the reader', async () => {
   const obj = tcEvents();
   try {
     const ac = new AbortController();
-    const reader = await openEvents(obj.map('events'), { signal: ac.signal, flushMs: 60_000 });
+    await using reader = await openEvents(obj.map('events'), { signal: ac.signal, flushMs: 60_000 });
     setTimeout(() => ac.abort(), 50);
     const t0 = Date.now();
     for await (const _ of reader.batches()) assert.fail('no events were produced');
@@ -165,7 +165,7 @@ test('an AbortSignal closes the reader', async () => {
 test('leased batches refuse use after release; copies stay valid', async () => {
   const obj = tcEvents();
   try {
-    const reader = await openEvents(obj.map('events'), { struct: 'event' });
+    await using reader = await openEvents(obj.map('events'), { struct: 'event' });
     runOn(cpus[0]!, obj.program('tc_events'), 3, udpPacket(80));
     const it = reader.batches();
     const first = (await it.next()).value!;
