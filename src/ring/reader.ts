@@ -174,6 +174,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
       batch = lease && read.length > 0 ? b.takeLeased(() => {
         for (const r of read) r.release();
       }) : b.take();
+    } else if (lease) {
+      // Only discarded records (or nothing): hand the ring space back at once.
+      for (const r of read) r.release();
     }
     if (!batch) return undefined;
     this.stats.received += batch.length;

@@ -123,3 +123,49 @@ export function parseRingbufInto(buf: Uint8Array, b: BatchBuilder, segment: numb
   b.n = n;
   return n - first;
 }
+
+/**
+ * The fast path, in one pass over the mapped ring (double-mapped: records never wrap): walk the
+ * records from `cons`, reading each length word with an acquire load, stopping at the first BUSY
+ * record or at `prod`; committed records go into the batch as views into `data` (segment `seg`).
+ * Returns the consumer position after the last record taken.
+ */
+export function parseRingbufInRing(
+  words: Int32Array,
+  size: number,
+  cons: number,
+  prod: number,
+  b: BatchBuilder,
+  seg: number,
+  base: number,
+): number {
+  const mask = size - 1;
+  b.reserve(((prod - cons) >>> 4) + 1);
+  const off = b.off;
+  const len = b.len;
+  const segs = b.seg;
+  let n = b.n;
+  let bytes = 0;
+  let pos = cons;
+  while (pos < prod) {
+    const o = pos & mask;
+    const hdr = Atomics.load(words, o >>> 2) >>> 0;
+    if (hdr & RINGBUF_BUSY_BIT) break;
+    const dataLen = hdr & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+    const total = (dataLen + RINGBUF_HDR_SZ + 7) & ~7;
+    if (total > size || pos + total > prod) {
+      throw new BadInputError(`corrupt ring buffer record at position ${pos}: length ${dataLen} does not fit (${prod - pos} bytes produced)`);
+    }
+    if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
+      off[n] = o + RINGBUF_HDR_SZ - base;
+      len[n] = dataLen;
+      segs[n] = seg;
+      n++;
+      bytes += dataLen;
+    }
+    pos += total;
+  }
+  b.n = n;
+  b.bytes += bytes;
+  return pos;
+}

@@ -5,7 +5,7 @@
  */
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
-import { scanRingbuf, copyRingbuf, parseRingbufRecords, parseRingbufInto } from './ringbuf-records.js';
+import { scanRingbuf, copyRingbuf, parseRingbufRecords, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
 import type { BatchBuilder } from './batch.js';
 
 const PROT_READ = 1;
@@ -72,23 +72,23 @@ export class RingbufRing {
 
   /**
    * Committed records into `b` (cpu 0). With `lease`, records stay in the (double-mapped, so always
-   * contiguous) ring until release(); without, they are copied and consumer_pos moves at once.
+   * contiguous) ring until release() and the bytes taken are returned; without, they are copied,
+   * consumer_pos moves at once and the number of records is returned.
    */
   readInto(b: BatchBuilder, lease: boolean): number {
     if (this.closed) return 0;
     if (this.leasedTo !== undefined) throw new Error('ring buffer read while a leased batch is outstanding');
     const prod = Number(Atomics.load(this.producerPos, 0));
     if (prod === this.cons) return 0;
+    if (lease) {
+      const end = parseRingbufInRing(this.words, this.size, this.cons, prod, b, b.segment(this.data, 0, undefined, true), 0);
+      if (end === this.cons) return 0;
+      this.leasedTo = end;
+      return end - this.cons; // bytes taken (discarded records included)
+    }
     const words = this.words;
     const scan = scanRingbuf(this.cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
     if (scan.end === this.cons) return 0;
-    if (lease) {
-      const start = this.cons & this.mask;
-      const view = this.data.subarray(start, start + (scan.end - this.cons));
-      parseRingbufInto(view, b, b.segment(view, 0, undefined, true));
-      this.leasedTo = scan.end;
-      return scan.records;
-    }
     const copy = copyRingbuf(this.data, this.size, this.cons, scan.end);
     this.cons = scan.end;
     Atomics.store(this.consumerPos, 0, BigInt(scan.end));
