@@ -105,7 +105,8 @@ function resolveSlots(map: BpfMap, o: OpenEventsOptions, ncpu: number): number[]
     if (k >= channels) {
       throw new UsageError(`channel ${k} does not exist: map '${map.name}' has ${map.maxEntries} slots = ${channels} channel(s) of ${ncpu} CPUs`);
     }
-    slots = onlineCpus().filter((c) => c < ncpu).map((c) => k * ncpu + c);
+    // Every possible CPU of the channel: rings open on the online ones, the others when they come up.
+    slots = Array.from({ length: ncpu }, (_, c) => k * ncpu + c);
   }
   for (const s of slots) {
     if (!Number.isInteger(s) || s < 0 || s >= map.maxEntries) {
