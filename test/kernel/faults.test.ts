@@ -1,0 +1,53 @@
+/**
+ * Faults injected through the Kernel seam: a failing perf_event_open or mmap on any ring, or a failing
+ * map update, ends in a clear typed error, and everything opened before the failure is released.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadObjectSync, openEvents, BpfpipeError, Errno, possibleCpus } from '../../src/index.js';
+import { kernel, useKernel } from '../../src/sys/index.js';
+import { fdSnapshot, assertNoFdLeak, uniquePinDir, removeTree } from '../support/leaks.js';
+import { FaultKernel, type Fault } from '../support/fault-kernel.js';
+
+const fds = fdSnapshot();
+const pinDir = uniquePinDir('faults');
+after(async () => {
+  removeTree(pinDir);
+  await assertNoFdLeak(fds, 'fault tests');
+});
+
+const cases: { name: string; fault: Fault; code: string; message: RegExp }[] = [
+  { name: 'EPERM from perf_event_open', fault: { at: 'perfEventOpen', errno: Errno.EPERM }, code: 'EBPF_PERM', message: /CAP_PERFMON/ },
+  { name: 'EACCES from perf_event_open on the last CPU', fault: { at: 'perfEventOpen', errno: Errno.EACCES, nth: possibleCpus().length }, code: 'EBPF_PERM', message: /CAP_PERFMON/ },
+  { name: 'ENOMEM from mmap', fault: { at: 'mmap', errno: Errno.ENOMEM }, code: 'EBPF_SYSCALL', message: /mmap failed: ENOMEM/ },
+  { name: 'EPERM from mmap on the last ring', fault: { at: 'mmap', errno: Errno.EPERM, nth: possibleCpus().length }, code: 'EBPF_PERM', message: /RLIMIT_MEMLOCK|perf_event_mlock_kb/ },
+  { name: 'EINVAL from ENABLE', fault: { at: 'ioctl', errno: Errno.EINVAL }, code: 'EBPF_SYSCALL', message: /PERF_EVENT_IOC_ENABLE/ },
+  { name: 'ENOSPC putting the ring into the map', fault: { at: 'bpf', cmd: 2 /* MAP_UPDATE_ELEM */, errno: Errno.ENOSPC }, code: 'EBPF_SYSCALL', message: /MAP_UPDATE_ELEM/ },
+];
+
+for (const c of cases) {
+  test(`${c.name}: ${c.code}, nothing left open`, async () => {
+    const obj = loadObjectSync('bpf/tc_events.o', { pinDir });
+    try {
+      const before = fdSnapshot();
+      const restore = useKernel(new FaultKernel(kernel(), [c.fault]));
+      try {
+        await assert.rejects(openEvents(obj.map('events')), (e) => {
+          assert.ok(e instanceof BpfpipeError, String(e));
+          assert.equal(e.code, c.code, e.message);
+          assert.match(e.message, c.message);
+          assert.ok(!e.message.includes('\n'));
+          return true;
+        });
+      } finally {
+        restore();
+      }
+      await assertNoFdLeak(before, c.name);
+      // The slots are free again: a reader without faults works.
+      await using reader = await openEvents(obj.map('events'));
+      assert.ok(reader.slots.length > 0);
+    } finally {
+      obj.close();
+    }
+  });
+}
