@@ -109,13 +109,55 @@ export class EventBatch implements Iterable<RingEvent> {
     return this.len[i]!;
   }
 
-  /** The bytes of sample i: a copy for leased batches, a view into the batch's block otherwise. */
+  /**
+   * The bytes of sample i, safe to keep: a view into a block the batch owns (for a leased batch, the
+   * samples are copied out of the ring once, in one block, the first time bytes are asked for).
+   */
   data(i: number): Uint8Array {
     this.check();
-    const s = this.segs[this.seg[i]!]!;
+    let s = this.segs[this.seg[i]!]!;
+    if (s.inRing) {
+      this.own();
+      s = this.segs[this.seg[i]!]!;
+    }
     const o = this.off[i]!;
-    return s.inRing ? s.buf.slice(o, o + this.len[i]!) : s.buf.subarray(o, o + this.len[i]!);
+    return s.buf.subarray(o, o + this.len[i]!);
   }
+
+  /**
+   * Copy every ring segment's samples into one owned block per segment (one allocation instead of
+   * one per sample) and point the columns at the copies. The lease itself is unchanged.
+   */
+  private own(): void {
+    const n = this.length;
+    const nseg = this.segs.length;
+    const lo = new Float64Array(nseg).fill(Infinity);
+    const hi = new Float64Array(nseg);
+    const off = this.off;
+    const len = this.len;
+    const seg = this.seg;
+    for (let i = 0; i < n; i++) {
+      const g = seg[i]!;
+      const o = off[i]!;
+      if (o < lo[g]!) lo[g] = o;
+      const e = o + len[i]!;
+      if (e > hi[g]!) hi[g] = e;
+    }
+    const shift = new Float64Array(nseg);
+    for (let g = 0; g < nseg; g++) {
+      const sg = this.segs[g]!;
+      if (!sg.inRing) continue;
+      const start = lo[g] === Infinity ? 0 : lo[g]!;
+      const end = Math.max(start, hi[g]!);
+      const copy = new Uint8Array(Buffer.allocUnsafeSlow(end - start).buffer, 0, end - start);
+      copy.set(sg.buf.subarray(start, end));
+      this.segs[g] = { buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false };
+      shift[g] = start;
+    }
+    for (let i = 0; i < n; i++) off[i] = off[i]! - shift[seg[i]!]!;
+  }
+
+
 
   /** Copy the bytes of sample i into `target` at `offset`; returns the number of bytes. */
   copyTo(i: number, target: Uint8Array, offset = 0, start = 0, end = this.len[i]!): number {
@@ -162,12 +204,22 @@ export class EventBatch implements Iterable<RingEvent> {
     const d = this.decoder;
     if (!d) return 0;
     const n = this.len[i]!;
-    const bare = this.padded ? Math.ceil((d.size + 4) / 8) * 8 - 4 : d.size;
-    if (n <= bare) return 0;
+    if (n <= this.bare()) return 0;
+    return this.lengthOf(n, this.padded && d.lengthField ? this.event(i) : undefined);
+  }
+
+  private bare(): number {
+    const d = this.decoder!;
+    return this.padded ? Math.ceil((d.size + 4) / 8) * 8 - 4 : d.size;
+  }
+
+  /** Packet bytes of a sample of `n` bytes whose decoded struct is `ev`. */
+  private lengthOf(n: number, ev: Record<string, unknown> | undefined): number {
+    const d = this.decoder!;
+    if (n <= this.bare()) return 0;
     const max = n - d.size;
-    if (!this.padded || !d.lengthField) return max;
-    const ev = this.event(i);
-    const v = ev?.[d.lengthField];
+    if (!this.padded || !d.lengthField || !ev) return max;
+    const v = ev[d.lengthField];
     const hint = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
     return hint !== undefined && hint >= max - 7 && hint <= max ? hint : max;
   }
@@ -176,22 +228,20 @@ export class EventBatch implements Iterable<RingEvent> {
   packet(i: number): Uint8Array | undefined {
     const n = this.packetLength(i);
     if (n === 0) return undefined;
-    this.check();
-    const s = this.segs[this.seg[i]!]!;
-    const o = this.off[i]! + this.decoder!.size;
-    return s.inRing ? s.buf.slice(o, o + n) : s.buf.subarray(o, o + n);
+    return this.data(i).subarray(this.decoder!.size, this.decoder!.size + n);
   }
 
   /** Sample i as an object (its bytes are always safe to keep). */
   at(i: number): Sample {
-    this.check();
+    const data = this.data(i);
     const s = this.segs[this.seg[i]!]!;
-    const sample: Sample = { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data: this.data(i) };
-    if (this.decoder) {
-      const ev = this.event(i);
-      if (ev) sample.event = ev;
-      const p = this.packetLength(i);
-      if (p > 0) sample.packet = sample.data.subarray(this.decoder.size, this.decoder.size + p);
+    const sample: Sample = { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data };
+    const d = this.decoder;
+    if (d && data.byteLength >= d.size) {
+      const ev = d.decode(this.dataView(s), this.off[i]!);
+      sample.event = ev;
+      const p = this.lengthOf(data.byteLength, ev);
+      if (p > 0) sample.packet = data.subarray(d.size, d.size + p);
     }
     return sample;
   }

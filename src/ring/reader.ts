@@ -344,22 +344,23 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.iterating = false;
       return done;
     };
+    const refill = async (): Promise<IteratorResult<RingEvent>> => {
+      for (;;) {
+        batch = await this.nextBatch();
+        i = 0;
+        if (!batch) return finish();
+        if (batch.count > 0) return take();
+      }
+    };
+    // The fast path allocates no async frame: one already-resolved promise per event.
+    const take = (): IteratorResult<RingEvent> => {
+      const b = batch!;
+      const value = i < b.length ? b.at(i) : b.lost[i - b.length]!;
+      i++;
+      return { value, done: false };
+    };
     return {
-      next: async (): Promise<IteratorResult<RingEvent>> => {
-        for (;;) {
-          if (batch) {
-            if (i < batch.length) return { value: batch.at(i++), done: false };
-            const j = i - batch.length;
-            if (j < batch.lost.length) {
-              i++;
-              return { value: batch.lost[j]!, done: false };
-            }
-          }
-          batch = await this.nextBatch();
-          i = 0;
-          if (!batch) return finish();
-        }
-      },
+      next: (): Promise<IteratorResult<RingEvent>> => (batch && i < batch.count ? Promise.resolve(take()) : refill()),
       return: async (): Promise<IteratorResult<RingEvent>> => finish(),
     };
   }
