@@ -32,7 +32,7 @@ function print(r: Row | Record<string, unknown>): void {
   console.log(JSON.stringify(r));
 }
 
-async function compare(name: string, prog: string, n: number, c: () => Promise<Row>, b: () => Promise<Row>): Promise<void> {
+async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row>): Promise<void> {
   const cs: Row[] = [];
   const bs: Row[] = [];
   for (let i = 0; i < repeat; i++) {
@@ -65,7 +65,7 @@ try {
         const n = Math.round(N / Math.max(1, size / 64) ** 0.5);
         const name = `perf ${size} B, ${pages} pages/CPU`;
         await compare(
-          name, 'perf_bench', n,
+          name,
           async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n),
           async () => measure(obj, name, 'bpfpipe batches()', await startReader([...tsx, 'batches', perfPin, String(pages)]), 'perf_bench', n),
         );
@@ -77,14 +77,14 @@ try {
     obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: the best libbpf reader consumes on a 1 ms timer
     const name = 'ring buffer 4 MiB, 64 B, no wake-up';
     await compare(
-      name, 'rb_bench', N,
+      name,
       async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
       async () => measure(obj, name, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
     );
     obj.setGlobal('rb_flags', 0n);
     const name2 = 'ring buffer 4 MiB, 64 B, adaptive wake-up';
     await compare(
-      name2, 'rb_bench', N,
+      name2,
       async () => measure(obj, name2, 'libbpf epoll', await startReader([libbpf, 'ringbuf', rbPin]), 'rb_bench', N),
       async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
     );
@@ -95,7 +95,7 @@ try {
     const name = 'perf 64 B decoded objects, for await, 2M events/s';
     const n = 6_000_000;
     await compare(
-      name, 'perf_bench', n,
+      name,
       async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n, { rate: 2_000_000 }),
       async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...tsx, 'decoded', perfPin, '1024', path.join(ROOT, 'bpf/bench.o')]), 'perf_bench', n, { rate: 2_000_000 }),
     );
@@ -105,7 +105,7 @@ try {
     const name = 'latency at 1k events/s, 64 B';
     const n = 3000;
     await compare(
-      name, 'perf_bench', n,
+      name,
       async () => measure(obj, name, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
       async () => measure(obj, name, 'bpfpipe defaults', await startReader([...tsx, 'latency', perfPin, '256']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
@@ -116,7 +116,7 @@ try {
     const n = 3_000_000;
     void produce;
     await compare(
-      name, 'perf_bench', n,
+      name,
       async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n, { rate: 1_000_000 }),
       async () => measure(obj, name, 'bpfpipe listen --format json', await startReader(['node', path.join(ROOT, 'bench/readers/cli-reader.mjs'), perfPin]), 'perf_bench', n, { rate: 1_000_000 }),
     );
