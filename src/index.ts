@@ -38,6 +38,13 @@ export { BpfMap, openMapById, type MapOrigin } from './kernel/map.js';
 export { Program, openProgramById, type TestRunOptions, type TestRunResult } from './kernel/program.js';
 export { openPinned, unpin } from './kernel/pin.js';
 
+// tc attach
+export {
+  attachTc, attachTcSync, listAttachments, listAttachmentsSync, detachAll, detachAllSync, cleanupOnSignals,
+  FILTER_NAME_PREFIX, LINK_PIN_DIR,
+  type AttachMode, type AttachOptions, type AttachmentInfo, type DetachOptions, type DetachResult, type Direction, type TcAttachment,
+} from './attach/index.js';
+
 // event pipe
 export { openEvents, structDecoder, type EventsOptions } from './ring/events.js';
 export { EventReader } from './ring/reader.js';

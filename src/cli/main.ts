@@ -17,7 +17,8 @@ function build(): Command {
     .option('--debug', 'print stack traces and the whole verifier log on errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  const commands = [...extraCommands(), listenCommand(), genCommand()];
+  const [run, attach, detach, list] = extraCommands();
+  const commands = [run!, attach!, listenCommand(), detach!, list!, genCommand()];
   for (const c of commands) program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
   return program;
 }

@@ -1,6 +1,10 @@
-/** Commands whose modules are registered here as they exist (run, attach, detach, list, demo, replay, subscribe). */
+/** The bpfpipe subcommands, in the order `bpfpipe --help` lists them. */
 import type { Command } from 'commander';
+import { runCommand } from './run.js';
+import { attachCommand } from './attach.js';
+import { detachCommand } from './detach.js';
+import { listCommand } from './list.js';
 
 export function extraCommands(): Command[] {
-  return [];
+  return [runCommand(), attachCommand(), detachCommand(), listCommand()];
 }

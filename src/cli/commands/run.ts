@@ -1,0 +1,74 @@
+/** bpfpipe run <obj.o> --iface DEV: load, attach to tc, stream events, detach on exit. */
+import { Command } from 'commander';
+import { loadObject, attachTc, openEvents, DEFAULT_PIN_DIR } from '../../index.js';
+import { addOutputOptions, nonNegativeInt, pagesPerCpu, type OutputFlags } from '../options.js';
+import { pickProgram, pickEventMap, pickStruct } from '../pick.js';
+import { pipeline, summary } from '../pipeline.js';
+import { Session } from '../session.js';
+import { readSpec, addDirectionOptions, direction, attachMode } from './common.js';
+import { writeManifest, removeManifest, netnsInode } from '../manifest.js';
+
+interface RunFlags extends OutputFlags {
+  iface: string;
+  ingress?: boolean;
+  egress?: boolean;
+  prog?: string;
+  map?: string;
+  struct?: string;
+  attach: string;
+  pin?: string;
+  channel?: number;
+  pages?: number;
+  timestamps: boolean;
+}
+
+export function runCommand(): Command {
+  const c = new Command('run')
+    .description('load an object, attach its tc program to an interface, and stream its events until stopped')
+    .argument('<obj.o>', 'compiled eBPF object')
+    .requiredOption('--iface <dev>', 'network interface to attach to')
+    .option('--prog <name>', 'program to attach (default: the only tc program)')
+    .option('--map <name>', 'perf event array or ring buffer to read (default: the only one)')
+    .option('--struct <name>', 'struct to decode events with (default: the one the object declares)')
+    .option('--attach <mode>', 'auto (tcx when the kernel has it, else clsact), tcx or clsact', 'auto')
+    .option('--pin <dir>', 'pin the maps that ask for pinning under DIR and keep them after exit')
+    .option('--channel <k>', 'read channel K of the perf event array', nonNegativeInt('--channel'))
+    .option('--pages <n>', 'pages per perf ring (power of two)', pagesPerCpu)
+    .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples');
+  addDirectionOptions(c);
+  addOutputOptions(c);
+  return c.action(async (file: string, flags: RunFlags) => {
+    const spec = readSpec(file);
+    const prog = pickProgram(spec, flags.prog);
+    const map = pickEventMap(spec, flags.map, prog);
+    const struct = pickStruct(spec, map.name, flags.struct);
+    const mode = attachMode(flags.attach);
+    const dir = direction(flags);
+    const session = new Session();
+    try {
+      const obj = session.own('object', await loadObject(file, { pinDir: flags.pin ?? DEFAULT_PIN_DIR, keepPins: flags.pin !== undefined, programs: [prog.name] }), (o) => o.close());
+      const attachment = session.own('attachment', await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode }), (a) => a.close());
+      if (!flags.pin && obj.createdPins.length > 0) {
+        // Temporary pins: if this process is killed, `bpfpipe detach` finds and removes them.
+        const m = { iface: flags.iface, direction: dir, netns: netnsInode(), program: prog.name };
+        writeManifest({ ...m, object: file, mode: attachment.mode, pins: [...obj.createdPins], dirs: [], created: new Date().toISOString(), pid: process.pid });
+        session.own('manifest', m, removeManifest);
+      }
+      const reader = session.own(
+        'reader',
+        await openEvents(obj.map(map.name), {
+          channel: flags.channel,
+          struct,
+          pagesPerCpu: flags.pages,
+          timestamps: flags.timestamps && map.type === 4 && flags.format !== 'none',
+        }),
+        (r) => r.close(),
+      );
+      if (process.stderr.isTTY) process.stderr.write(`bpfpipe: ${prog.name} attached to ${flags.iface} ${dir} (${attachment.mode}); reading ${map.name}\n`);
+      const result = await pipeline({ ...flags, session, reader });
+      summary(result);
+    } finally {
+      await session.close();
+    }
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * What `bpfpipe attach` left behind, so that `bpfpipe detach` removes exactly that: one JSON file per
+ * attachment in /run/bpfpipe/attach (tmpfs: gone after a reboot, like the attachments themselves).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const MANIFEST_DIR = '/run/bpfpipe/attach';
+
+export interface Manifest {
+  iface: string;
+  direction: 'ingress' | 'egress';
+  netns: number;
+  program: string;
+  object: string;
+  mode: 'tcx' | 'clsact';
+  /** Pins this attach created (maps, the program); removed by detach. */
+  pins: string[];
+  /** Pin directories this attach created; removed by detach when empty. */
+  dirs: string[];
+  created: string;
+  /** For `bpfpipe run`: the process that owns these pins while it runs (they are removed at its exit). */
+  pid?: number;
+}
+
+/** True when `pid` is a live process. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function removeManifest(m: Pick<Manifest, 'netns' | 'iface' | 'direction' | 'program'>): void {
+  fs.rmSync(fileFor(m), { force: true });
+}
+
+export function netnsInode(): number {
+  return fs.statSync('/proc/thread-self/ns/net').ino;
+}
+
+function fileFor(m: Pick<Manifest, 'netns' | 'iface' | 'direction' | 'program'>): string {
+  return path.join(MANIFEST_DIR, `${m.netns}-${m.iface}-${m.direction}-${m.program}.json`);
+}
+
+export function writeManifest(m: Manifest): void {
+  fs.mkdirSync(MANIFEST_DIR, { recursive: true, mode: 0o755 });
+  fs.writeFileSync(fileFor(m), JSON.stringify(m, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** Manifests of this network namespace for `iface` (and `direction`, when given). */
+export function readManifests(iface: string, direction?: string): { file: string; manifest: Manifest }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(MANIFEST_DIR);
+  } catch {
+    return [];
+  }
+  const ns = netnsInode();
+  const out: { file: string; manifest: Manifest }[] = [];
+  for (const n of names) {
+    const file = path.join(MANIFEST_DIR, n);
+    try {
+      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+      if (m.netns === ns && m.iface === iface && (!direction || m.direction === direction)) out.push({ file, manifest: m });
+    } catch {
+      /* not ours or damaged: leave it */
+    }
+  }
+  return out;
+}
