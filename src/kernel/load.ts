@@ -47,6 +47,8 @@ export interface LoadedObject {
   readonly maps: ReadonlyMap<string, BpfMap>;
   /** Pins this load created (removed by close() unless keepPins). */
   readonly createdPins: readonly string[];
+  /** bpffs directories this load created for its pins (removed by close() when empty, unless keepPins). */
+  readonly createdDirs: readonly string[];
   /** Pin path of each pinned map (created or reused). */
   readonly pinPaths: ReadonlyMap<string, string>;
   /** Things that did not stop the load but are worth saying (e.g. BTF refused by the kernel). */

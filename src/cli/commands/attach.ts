@@ -54,7 +54,7 @@ export function attachCommand(): Command {
         object: path.resolve(file),
         mode: attachment.mode,
         pins: [...obj.createdPins, progPin],
-        dirs: [...createdDirs],
+        dirs: [...obj.createdDirs, ...createdDirs],
         created: new Date().toISOString(),
       });
       attachment.close(); // persistent: this only releases our handles

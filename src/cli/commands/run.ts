@@ -51,7 +51,7 @@ export function runCommand(): Command {
       if (!flags.pin && obj.createdPins.length > 0) {
         // Temporary pins: if this process is killed, `bpfpipe detach` finds and removes them.
         const m = { iface: flags.iface, direction: dir, netns: netnsInode(), program: prog.name };
-        writeManifest({ ...m, object: file, mode: attachment.mode, pins: [...obj.createdPins], dirs: [], created: new Date().toISOString(), pid: process.pid });
+        writeManifest({ ...m, object: file, mode: attachment.mode, pins: [...obj.createdPins], dirs: [...obj.createdDirs], created: new Date().toISOString(), pid: process.pid });
         session.own('manifest', m, removeManifest);
       }
       const reader = session.own(
