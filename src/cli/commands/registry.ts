@@ -4,7 +4,8 @@ import { runCommand } from './run.js';
 import { attachCommand } from './attach.js';
 import { detachCommand } from './detach.js';
 import { listCommand } from './list.js';
+import { demoCommand } from './demo.js';
 
 export function extraCommands(): Command[] {
-  return [runCommand(), attachCommand(), detachCommand(), listCommand()];
+  return [runCommand(), attachCommand(), detachCommand(), listCommand(), demoCommand()];
 }
