@@ -55,5 +55,12 @@ export {
   type EventRecord, type SampleRecord, type LostRecord, type RecordOptions, type Json,
 } from './decode/json.js';
 
+// packets and captures (pure)
+export { decodePacket, hexdump, type DecodedPacket, type LinkType } from './decode/packet.js';
+export {
+  PcapngWriter, readCapture, readCaptureStream, sniffFormat, CaptureParser, LINKTYPE_ETHERNET, LINKTYPE_RAW,
+  type CaptureRecord, type PacketOptions, type InterfaceOptions,
+} from './pcap/index.js';
+
 // machine facts
 export { possibleCpus, onlineCpus, ensureBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';
