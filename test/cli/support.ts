@@ -1,0 +1,56 @@
+/** Running the built `bpfpipe` binary in tests, inside a test network namespace when asked. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI to completion (in network namespace `netns` when given). */
+export function cli(args: string[], o: { netns?: string; timeoutMs?: number; input?: string } = {}): CliResult {
+  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: o.timeoutMs ?? 20_000, input: o.input, maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit status when the process ends. */
+  exited: Promise<number | null>;
+}
+
+/** Start the CLI in the background. */
+export function startCli(args: string[], o: { netns?: string } = {}): RunningCli {
+  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Call `tick` every `ms` until `done` resolves (or `timeoutMs` passes; then throws). */
+export async function repeatUntil<T>(done: Promise<T>, tick: () => void, ms = 100, timeoutMs = 15_000): Promise<T> {
+  let finished = false;
+  const p = done.then((v) => {
+    finished = true;
+    return v;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!finished) {
+    if (Date.now() > deadline) throw new Error(`not done within ${timeoutMs} ms`);
+    tick();
+    await Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
+  }
+  return p;
+}
