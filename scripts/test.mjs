@@ -46,6 +46,14 @@ if (!unitOnly && !files.length && process.getuid?.() !== 0) {
   process.exit(2);
 }
 
+if (!unitOnly && process.getuid?.() === 0) {
+  const r = spawnSync('bash', [join(root, 'scripts/ensure-tools.sh')], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('test: could not install the tools the kernel tests need (see above)');
+    process.exit(1);
+  }
+}
+
 let failed = false;
 for (const g of groups) {
   if (g.files.length === 0) continue;
