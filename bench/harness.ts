@@ -94,7 +94,7 @@ export async function measure(
   reader: ReaderProc,
   prog: string,
   n: number,
-  o: { rate?: number; warmup?: number } = {},
+  o: { rate?: number; warmup?: number; countBy?: 'reader' | 'program' } = {},
 ): Promise<Row> {
   const warm = o.warmup ?? Math.min(n, 1_000_000);
   if (warm > 0) produce(prog, warm, o.rate ? Math.max(o.rate, 1000) : 0);
@@ -108,9 +108,11 @@ export async function measure(
   reader.child.kill('SIGUSR1');
   const r = await reader.result();
   await new Promise((resolve) => (reader.child.exitCode !== null ? resolve(undefined) : reader.child.once('exit', resolve)));
-  const received = Number(r.received);
-  const lost = Number(r.lost);
   const emitted = ok1 - ok0 + (failed1 - failed0);
+  // 'program': the program's own counters over the measured window (outputs that reached the ring,
+  // and outputs the full ring refused) — for readers that cannot reset their counts after the warm-up.
+  const received = o.countBy === 'program' ? ok1 - ok0 : Number(r.received);
+  const lost = o.countBy === 'program' ? failed1 - failed0 : Number(r.lost);
   const row: Row = {
     name,
     reader: readerName,

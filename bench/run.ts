@@ -118,7 +118,7 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n, { rate: 1_000_000 }),
-      async () => measure(obj, name, 'bpfpipe listen --format json', await startReader(['node', path.join(ROOT, 'bench/readers/cli-reader.mjs'), perfPin]), 'perf_bench', n, { rate: 1_000_000 }),
+      async () => measure(obj, name, 'bpfpipe listen --format json', await startReader(['node', path.join(ROOT, 'bench/readers/cli-reader.mjs'), perfPin]), 'perf_bench', n, { rate: 1_000_000, countBy: 'program' }),
     );
   }
 } finally {

@@ -14,6 +14,8 @@ import type { StructDecoder } from './struct-decoder.js';
 export interface Segment {
   buf: Uint8Array;
   view: DataView | undefined;
+  /** A Buffer over `buf`, made on first use (native hex). */
+  node?: Buffer;
   cpu: number;
   slot: number | undefined;
   /** Bytes belong to the ring (leased) rather than to a copy. */
@@ -64,6 +66,11 @@ export class EventBatch implements Iterable<RingEvent> {
     this.decoder = decoder;
     this.padded = padded;
     this.onRelease = onRelease;
+  }
+
+  /** Whether samples are decoded with a struct (event(i) gives objects). */
+  get decoded(): boolean {
+    return this.decoder !== undefined;
   }
 
   /** True while the samples are read in place in the ring (release() hands the memory back). */
@@ -158,6 +165,24 @@ export class EventBatch implements Iterable<RingEvent> {
   }
 
 
+
+  /**
+   * The underlying block and offset of sample i, for writers that copy the bytes at once (the block
+   * may be the ring itself: do not keep it).
+   */
+  raw(i: number): { buf: Uint8Array; offset: number; length: number } {
+    this.check();
+    return { buf: this.segs[this.seg[i]!]!.buf, offset: this.off[i]!, length: this.len[i]! };
+  }
+
+  /** The bytes of sample i as lowercase hex (native conversion, no intermediate copy). */
+  hex(i: number, start = 0, end = this.len[i]!): string {
+    this.check();
+    const s = this.segs[this.seg[i]!]!;
+    s.node ??= Buffer.from(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
+    const o = this.off[i]!;
+    return s.node.toString('hex', o + start, o + Math.min(end, this.len[i]!));
+  }
 
   /** Copy the bytes of sample i into `target` at `offset`; returns the number of bytes. */
   copyTo(i: number, target: Uint8Array, offset = 0, start = 0, end = this.len[i]!): number {

@@ -23,7 +23,7 @@ export function listenCommand(): Command {
     .option('--slots <list>', 'read these perf event array slots (e.g. 0,1)', slotList)
     .option('--btf <obj.o>', 'object whose BTF describes the events')
     .option('--struct <name>', 'struct to decode each event with (default: the one the object declares for the map)')
-    .option('--pages <n>', 'pages per perf ring (power of two)', pagesPerCpu)
+    .option('--pages <n>', 'pages per perf ring (power of two; default 1024 = 4 MiB per CPU)', pagesPerCpu, 1024)
     .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples');
   addOutputOptions(c);
   return c.action(async (path: string, flags: ListenFlags) => {

@@ -33,7 +33,7 @@ export function runCommand(): Command {
     .option('--attach <mode>', 'auto (tcx when the kernel has it, else clsact), tcx or clsact', 'auto')
     .option('--pin <dir>', 'pin the maps that ask for pinning under DIR and keep them after exit')
     .option('--channel <k>', 'read channel K of the perf event array', nonNegativeInt('--channel'))
-    .option('--pages <n>', 'pages per perf ring (power of two)', pagesPerCpu)
+    .option('--pages <n>', 'pages per perf ring (power of two; default 1024 = 4 MiB per CPU)', pagesPerCpu, 1024)
     .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples');
   addDirectionOptions(c);
   addOutputOptions(c);

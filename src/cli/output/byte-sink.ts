@@ -57,6 +57,15 @@ export class ByteSink {
     }
   }
 
+  /** Write `chunk` now (after anything queued) and resolve once it is written: the caller may then reuse it. */
+  async writeNow(chunk: Uint8Array): Promise<void> {
+    await this.flush();
+    if (this.broken || chunk.byteLength === 0) return;
+    await new Promise<void>((resolve) => {
+      this.stream.write(chunk, () => resolve());
+    });
+  }
+
   async close(): Promise<void> {
     await this.flush();
     if (this.owned) await new Promise<void>((resolve) => this.stream.end(resolve));

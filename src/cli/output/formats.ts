@@ -1,6 +1,7 @@
 /** The output formats of `run`, `listen` and `replay`: json, hex, pcapng, none. */
 import { sampleRecord, lostRecord, type RecordOptions, EventBatch } from '../../index.js';
 import { ByteSink } from './byte-sink.js';
+import { RawJsonEncoder } from './raw-json.js';
 
 export type Format = 'json' | 'hex' | 'pcapng' | 'none';
 export const FORMATS: readonly Format[] = ['json', 'hex', 'pcapng', 'none'];
@@ -29,20 +30,28 @@ class JsonWriter implements OutputWriter {
     return this.sink.closed;
   }
 
-  write(batch: EventBatch, limit = batch.length): Promise<void> {
+  private readonly raw = new RawJsonEncoder();
+
+  async write(batch: EventBatch, limit = batch.length): Promise<void> {
     const rec = this.o.record;
     let s = '';
-    for (let i = 0; i < limit; i++) {
-      s += JSON.stringify(sampleRecord(batch, i, rec));
-      s += '\n';
-      if (s.length > 1 << 20) {
-        this.sink.push(s);
-        s = '';
+    if (!batch.decoded) {
+      // Raw samples: bytes straight into a reused buffer; wait until they are written before reuse.
+      this.raw.encode(batch, limit);
+      await this.sink.writeNow(this.raw.take());
+    } else {
+      for (let i = 0; i < limit; i++) {
+        s += JSON.stringify(sampleRecord(batch, i, rec));
+        s += '\n';
+        if (s.length > 1 << 20) {
+          this.sink.push(s);
+          s = '';
+        }
       }
     }
     for (const l of batch.lost) s += JSON.stringify(lostRecord(l, rec)) + '\n';
-    this.sink.push(s);
-    return this.sink.flush();
+    if (s) this.sink.push(s);
+    await this.sink.flush();
   }
 
   close(): Promise<void> {
