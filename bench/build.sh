@@ -8,3 +8,4 @@ fi
 mkdir -p bin
 gcc -O2 -Wall -o bin/producer c/producer.c
 gcc -O2 -Wall -o bin/libbpf_reader c/libbpf_reader.c -lbpf
+gcc -O2 -Wall -o bin/udpflood c/udpflood.c

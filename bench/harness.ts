@@ -31,6 +31,13 @@ export function loadBench(): LoadedObject {
   fs.rmSync(PIN, { recursive: true, force: true });
   const obj = loadObjectSync(path.join(ROOT, 'bpf/bench.o'), { pinDir: PIN });
   for (const p of ['perf_bench', 'rb_bench']) obj.program(p).pin(`${PIN}/${p}`);
+  // Interrupted benchmarks leave nothing behind either.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      cleanup(obj);
+      process.exit(130);
+    });
+  }
   return obj;
 }
 
