@@ -79,7 +79,7 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
+      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1', await startReader([...tsx, 'batches', rbPin], { BENCH_FLUSH_MS: '1' }), 'rb_bench', N),
     );
     obj.setGlobal('rb_flags', 0n);
     const name2 = 'ring buffer 4 MiB, 64 B, adaptive wake-up';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the test suite with node:test: unit tests (src/**/*.test.ts, no root needed), then kernel and
+// Runs the test suite with node:test: unit tests (src/**/*.test.ts) and a fast fuzz sample (test/fuzz),
+// neither needing root, then kernel and
 // CLI tests (test/kernel, test/cli: root, each in its own network namespace). Kernel and CLI tests run
 // one file at a time: they share the machine's bpffs and tc.
 //   node scripts/test.mjs            everything
@@ -35,6 +36,7 @@ const groups = files.length
   ? [{ name: 'selected', files, concurrency: 1 }]
   : [
       { name: 'unit', files: find('src'), concurrency: 2 },
+      { name: 'fuzz sample', files: find('test/fuzz'), concurrency: 1 },
       ...(unitOnly ? [] : [
         { name: 'kernel', files: find('test/kernel'), concurrency: 1 },
         { name: 'cli', files: find('test/cli'), concurrency: 1 },

@@ -63,4 +63,5 @@ export {
 } from './pcap/index.js';
 
 // machine facts
+export { missingCapabilities, type CapName } from './sys/index.js';
 export { possibleCpus, onlineCpus, ensureBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';

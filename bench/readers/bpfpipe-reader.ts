@@ -3,6 +3,7 @@
  * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
  *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
+ * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings).
  */
 import * as fs from 'node:fs';
 import { openPinnedMap, openEvents, ObjectSpec } from '../../src/index.js';
@@ -12,6 +13,8 @@ const map = await openPinnedMap(pin);
 const spec = btfObj ? ObjectSpec.parse(fs.readFileSync(btfObj)) : undefined;
 const reader = await openEvents(map, {
   pagesPerCpu: Number(pages),
+  // BENCH_FLUSH_MS: the consume interval when the producer asks for no wake-ups (as libbpf's 1 ms poll).
+  ...(process.env.BENCH_FLUSH_MS ? { flushMs: Number(process.env.BENCH_FLUSH_MS) } : {}),
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
 });
 map.close();
@@ -29,6 +32,14 @@ process.on('SIGUSR2', () => {
   cpu0 = process.cpuUsage();
   t0 = process.hrtime.bigint();
 });
+// Soak runs: report memory and fds every SOAK_REPORT_MS on stderr.
+const every = Number(process.env.SOAK_REPORT_MS ?? 0);
+const fdCount = () => (fs.readdirSync('/proc/self/fd').length);
+if (every > 0) {
+  setInterval(() => {
+    process.stderr.write(JSON.stringify({ t: Date.now(), received, lost, rssMiB: Math.round(process.memoryUsage().rss / 1048576), heapMiB: Math.round(process.memoryUsage().heapUsed / 1048576), fds: fdCount() }) + '\n');
+  }, every).unref();
+}
 console.log('ready');
 
 if (mode === 'decoded') {

@@ -71,3 +71,22 @@ export function readManifests(iface: string, direction?: string): { file: string
   }
   return out;
 }
+
+/**
+ * The pins a load of `spec` with `pinDir` would create: maps that ask for pinning and are not pinned
+ * yet (an existing pin is reused, not ours to remove). Recorded before loading, so that a process
+ * killed half-way still leaves a complete list for `bpfpipe detach`.
+ */
+export function intendedPins(maps: readonly { name: string; pinning: string }[], pinDir: string): string[] {
+  return maps
+    .filter((m) => m.pinning === 'by_name' || m.pinning === 'global')
+    .map((m) => path.join(pinDir, m.name))
+    .filter((p) => !fs.existsSync(p));
+}
+
+/** Directories `dir` and its parents that do not exist yet (deepest first), up to bpffs. */
+export function missingDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; d !== '/' && d !== '/sys/fs/bpf' && !fs.existsSync(d); d = path.dirname(d)) out.push(d);
+  return out;
+}

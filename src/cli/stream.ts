@@ -30,6 +30,7 @@ export async function stream(o: StreamOptions): Promise<StreamResult> {
   let lost = 0;
   const stop = () => void o.reader.close();
   o.session.onStop(stop);
+  o.writer.onEnd?.(stop);
   const timer = o.durationS !== undefined ? setTimeout(stop, o.durationS * 1000) : undefined;
   o.status?.start(() => ({ received, lost }));
   try {

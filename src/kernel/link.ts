@@ -7,6 +7,7 @@
 import { kernel } from '../sys/index.js';
 import { Errno, SyscallError } from '../errors.js';
 import * as attr from './attr.js';
+import { readObjInfo } from './obj-info.js';
 import { decodeLinkInfo, LINK_INFO_SIZE, type LinkInfo } from './info.js';
 
 /** enum bpf_link_type values bpfpipe looks at. */
@@ -18,14 +19,7 @@ export function createTcxLink(progFd: number, ifindex: number, attachType: numbe
 }
 
 export function linkInfo(fd: number): LinkInfo {
-  const k = kernel();
-  const mem = k.alloc(LINK_INFO_SIZE);
-  try {
-    k.bpf(attr.Cmd.OBJ_GET_INFO_BY_FD, attr.objInfo(fd, mem.address, LINK_INFO_SIZE));
-    return decodeLinkInfo(mem.bytes.slice());
-  } finally {
-    k.free(mem);
-  }
+  return decodeLinkInfo(readObjInfo(fd, LINK_INFO_SIZE));
 }
 
 /** A new fd for the link with this id (needs CAP_SYS_ADMIN). */

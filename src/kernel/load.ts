@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { kernel, possibleCpus, ensureBpffs, removeEmptyDirs } from '../sys/index.js';
+import { kernel, possibleCpus, ensureBpffs, removeEmptyDirs, checkPinDir } from '../sys/index.js';
 import { BadInputError, PinError, UsageError, SyscallError, Errno } from '../errors.js';
 import { ObjectSpec } from '../object/object-spec.js';
 import type { MapSpec } from '../object/types.js';
@@ -172,6 +172,7 @@ export function loadObjectSync(source: string | Uint8Array, options: LoadOptions
   const { bytes } = readObject(source);
   const spec = ObjectSpec.parse(bytes);
   const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
+  if (spec.maps.some((m) => m.pinning !== 'none')) checkPinDir(pinDir);
   if (options.programs) for (const name of options.programs) spec.program(name);
   const obj = new Loaded(spec, options.keepPins ?? false);
   try {

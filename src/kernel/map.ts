@@ -4,6 +4,7 @@ import { possibleCpus } from '../sys/index.js';
 import { ClosedError, Errno, SyscallError, UsageError, BadInputError } from '../errors.js';
 import { MapType, mapTypeName, UpdateFlags } from '../object/uapi.js';
 import * as attr from './attr.js';
+import { readObjInfo } from './obj-info.js';
 import { decodeMapInfo, MAP_INFO_SIZE, type MapInfo } from './info.js';
 import { withPrivilege } from './privileges.js';
 import { pinObject } from './pin.js';
@@ -17,14 +18,7 @@ export function isPerCpu(type: number): boolean {
 
 /** Read a map's info from its fd. */
 export function mapInfo(fd: number): MapInfo {
-  const k = kernel();
-  const mem = k.alloc(MAP_INFO_SIZE);
-  try {
-    k.bpf(attr.Cmd.OBJ_GET_INFO_BY_FD, attr.objInfo(fd, mem.address, MAP_INFO_SIZE));
-    return decodeMapInfo(mem.bytes.slice());
-  } finally {
-    k.free(mem);
-  }
+  return decodeMapInfo(readObjInfo(fd, MAP_INFO_SIZE));
 }
 
 /** Where a map handle came from: lets readers find its sibling maps, pin directory and BTF. */

@@ -1,7 +1,7 @@
 /** Pinning objects in bpffs and opening pinned objects. */
 import * as fs from 'node:fs';
-import { kernel, checkPinPath, isBpffs, fdTarget } from '../sys/index.js';
-import { Errno, PinError, SyscallError, BadInputError } from '../errors.js';
+import { kernel, checkPinPath, isBpffs, fdTarget, readOnlyBpffs } from '../sys/index.js';
+import { Errno, PinError, SyscallError, BadInputError, PermissionError } from '../errors.js';
 import * as attr from './attr.js';
 import { classify } from './privileges.js';
 
@@ -31,6 +31,7 @@ export function pinObject(fd: number, path: string, what: string, mode = 0o600, 
       if (err instanceof SyscallError && err.errno === Errno.EEXIST) {
         throw new PinError(path, `cannot pin ${what} at '${path}': something is already pinned there (remove it or choose another --pin directory)`, { errno: err.errno });
       }
+      if (err instanceof SyscallError && err.errno === Errno.EROFS) throw readOnlyBpffs(path, err);
       throw classify(err, 'pin', `pinning ${what} at '${path}'`);
     }
   });
@@ -39,7 +40,15 @@ export function pinObject(fd: number, path: string, what: string, mode = 0o600, 
 
 /** Open whatever is pinned at `path`; returns the fd and what it is ("map", "prog", "link"). */
 export function openPinned(path: string, flags = 0): { fd: number; kind: 'map' | 'prog' | 'link' | 'other' } {
-  if (!fs.existsSync(path)) throw new PinError(path, `nothing is pinned at '${path}'`);
+  try {
+    fs.statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new PermissionError(`cannot reach '${path}': permission denied; pins and their directories are root-only (0600/0700) unless made with --pin-mode`, { cause: err });
+    }
+    throw new PinError(path, `nothing is pinned at '${path}'`);
+  }
   const real = checkPinPath(path);
   if (!isBpffs(real)) throw new PinError(path, `'${path}' is not on bpffs`);
   const fd = withPath(real, (address) => {
@@ -50,7 +59,7 @@ export function openPinned(path: string, flags = 0): { fd: number; kind: 'map' |
       if (err instanceof SyscallError && (err.errno === Errno.EINVAL || err.errno === Errno.EPERM && fs.statSync(real).isDirectory())) {
         throw new BadInputError(`'${path}' is not a pinned BPF object`, { errno: err.errno });
       }
-      throw classify(err, 'pin', `opening pinned object '${path}'`);
+      throw classify(err, 'open-pin', `opening pinned object '${path}'`);
     }
   });
   const target = fdTarget(fd);

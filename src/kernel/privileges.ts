@@ -1,13 +1,14 @@
 /** Turning EPERM/EACCES from the kernel into errors that name the missing capability. */
 import { BpfpipeError, PermissionError, SyscallError, Errno } from '../errors.js';
 
-export type Operation = 'map' | 'prog' | 'perf' | 'pin' | 'link' | 'netlink' | 'btf' | 'mmap';
+export type Operation = 'map' | 'prog' | 'perf' | 'pin' | 'open-pin' | 'link' | 'netlink' | 'btf' | 'mmap';
 
 const needs: Record<Operation, string> = {
   map: 'creating or opening BPF maps needs CAP_BPF (or root)',
   prog: 'loading tc programs needs CAP_BPF and CAP_NET_ADMIN (or root)',
   perf: 'opening perf event rings needs CAP_PERFMON (or root, or kernel.perf_event_paranoid <= 1)',
   pin: 'pinning needs write access to bpffs (root, or a bpffs mounted writable for this user)',
+  'open-pin': 'opening a pin needs read and write permission on it (pins are 0600, root only, unless made with --pin-mode) and CAP_BPF',
   link: 'attaching to tc needs CAP_NET_ADMIN and CAP_BPF (or root)',
   netlink: 'changing tc qdiscs and filters needs CAP_NET_ADMIN (or root)',
   btf: 'loading BTF needs CAP_BPF (or root)',

@@ -3,6 +3,7 @@ import { kernel } from '../sys/index.js';
 import { ClosedError, Errno, SyscallError, UsageError, BadInputError } from '../errors.js';
 import { progTypeName } from '../object/uapi.js';
 import * as attr from './attr.js';
+import { readObjInfo } from './obj-info.js';
 import { decodeProgInfo, PROG_INFO_SIZE, type ProgInfo } from './info.js';
 import { pinObject } from './pin.js';
 import { withPrivilege } from './privileges.js';
@@ -27,14 +28,7 @@ export interface TestRunResult {
 }
 
 export function programInfo(fd: number): ProgInfo {
-  const k = kernel();
-  const mem = k.alloc(PROG_INFO_SIZE);
-  try {
-    k.bpf(attr.Cmd.OBJ_GET_INFO_BY_FD, attr.objInfo(fd, mem.address, PROG_INFO_SIZE));
-    return decodeProgInfo(mem.bytes.slice());
-  } finally {
-    k.free(mem);
-  }
+  return decodeProgInfo(readObjInfo(fd, PROG_INFO_SIZE));
 }
 
 export class Program {

@@ -6,7 +6,7 @@ import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
-import { linearize, parsePerfRecords, parsePerfInto, parsePerfInRing, MMAP_PAGE, type PerfRecordHandler } from './perf-records.js';
+import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
 import type { BatchBuilder } from './batch.js';
 
 const PROT_READ = 1;
@@ -85,22 +85,6 @@ export class PerfRing {
   pending(): number {
     if (this.closed) return 0;
     return Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8)) - this.tail;
-  }
-
-  /**
-   * Copy out everything the kernel has written, release it to the kernel (data_tail), then parse the
-   * copy. Returns the number of bytes read.
-   */
-  read(handler: PerfRecordHandler): number {
-    if (this.closed) return 0;
-    const head = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
-    const n = head - this.tail;
-    if (n <= 0) return 0;
-    const copy = linearize(this.data, this.tail, head);
-    this.tail = head;
-    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(head));
-    parsePerfRecords(copy, this.timestamps, handler);
-    return n;
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
-import { scanRingbuf, copyRingbuf, parseRingbufRecords, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
+import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
 import type { BatchBuilder } from './batch.js';
 
 const PROT_READ = 1;
@@ -54,20 +54,6 @@ export class RingbufRing {
   pending(): number {
     if (this.closed) return 0;
     return Number(Atomics.load(this.producerPos, 0)) - this.cons;
-  }
-
-  /** Read every committed record; returns the number of records delivered. */
-  read(onRecord: (data: Uint8Array) => void): number {
-    if (this.closed) return 0;
-    const prod = Number(Atomics.load(this.producerPos, 0));
-    if (prod === this.cons) return 0;
-    const words = this.words;
-    const scan = scanRingbuf(this.cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
-    if (scan.end === this.cons) return 0;
-    const copy = copyRingbuf(this.data, this.size, this.cons, scan.end);
-    this.cons = scan.end;
-    Atomics.store(this.consumerPos, 0, BigInt(scan.end));
-    return parseRingbufRecords(copy, onRecord);
   }
 
   /**

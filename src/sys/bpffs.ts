@@ -66,8 +66,14 @@ function mkdirInBpffs(dir: string, created?: string[]): void {
     if (e.code === 'EACCES' || e.code === 'EPERM') {
       throw new PermissionError(`cannot create pin directory '${dir}': bpffs is not writable for this user (run as root)`, { cause: err });
     }
+    if (e.code === 'EROFS') throw readOnlyBpffs(dir, err);
     throw new PinError(dir, `cannot create pin directory '${dir}': ${e.message}`, { cause: err });
   }
+}
+
+/** bpffs mounted read-only (e.g. in a container): nothing can be pinned there. */
+export function readOnlyBpffs(where: string, cause?: unknown): PermissionError {
+  return new PermissionError(`cannot pin under '${where}': bpffs is mounted read-only here; remount it read-write (mount -o remount,rw /sys/fs/bpf) or give --pin a directory on a writable bpffs`, { cause });
 }
 
 /** Remove directories (deepest first) that are empty; used to undo directories a load created. */
@@ -79,4 +85,10 @@ export function removeEmptyDirs(dirs: readonly string[]): void {
       /* not empty (someone else's pins) or already gone */
     }
   }
+}
+
+/** Refuse a pin directory that is relative or contains '..' (before anything is joined to it). */
+export function checkPinDir(dir: string): void {
+  if (!path.isAbsolute(dir)) throw new PinError(dir, `pin directory '${dir}' must be absolute (e.g. ${BPFFS_ROOT}/myapp)`);
+  if (dir.split('/').includes('..')) throw new PinError(dir, `pin directory '${dir}' contains '..'; give a plain path inside ${BPFFS_ROOT}`);
 }

@@ -133,7 +133,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         await new Promise((r) => setTimeout(r, 300));
         const t0 = Date.now();
         run.child.kill(signal);
-        const code = await run.exited;
+        const code = await run.exitWithin(5000);
         assert.ok(Date.now() - t0 < 1000, `exited in ${Date.now() - t0} ms`);
         assert.equal(code, 0, run.stderr());
         assert.match(run.stderr(), /received \d+, lost 0/);

@@ -25,6 +25,8 @@ export interface RunningCli {
   stderr(): string;
   /** Resolves with the exit status when the process ends. */
   exited: Promise<number | null>;
+  /** The exit status, or a failure (after SIGKILLing it) when the process is still running after `ms`. */
+  exitWithin(ms: number): Promise<number | null>;
 }
 
 /** Start the CLI in the background. */
@@ -36,7 +38,21 @@ export function startCli(args: string[], o: { netns?: string } = {}): RunningCli
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const exitWithin = async (ms: number): Promise<number | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`bpfpipe ${args.join(' ')} still running after ${ms} ms; stderr: ${err}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return { child, stdout: () => out, stderr: () => err, exited, exitWithin };
 }
 
 /** Call `tick` every `ms` until `done` resolves (or `timeoutMs` passes; then throws). */

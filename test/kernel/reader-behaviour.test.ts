@@ -5,6 +5,8 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import { loadObjectSync, openEvents, onlineCpus, BpfpipeError, type LoadedObject, type Sample } from '../../src/index.js';
 import { fdSnapshot, assertNoFdLeak, uniquePinDir, removeTree } from '../support/leaks.js';
 import { runOn, udpPacket } from '../support/produce.js';
@@ -124,6 +126,42 @@ test('slots are claimed: a second reader of the same slots gets a clear error', 
     await again.close();
   } finally {
     obj.close();
+  }
+});
+
+test('claim files of killed readers are swept; a file another process locks is kept', async () => {
+  const dir = '/run/bpfpipe/claims';
+  fs.mkdirSync(dir, { recursive: true });
+  const stale = `${dir}/map-${0x7ffffff0}`; // an id no map has: what a SIGKILLed reader leaves
+  fs.writeFileSync(stale, '');
+  // A live claim of another process: a child holding a lock on its own file.
+  const live = `${dir}/map-${0x7ffffff1}`;
+  const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `
+    import * as fs from 'node:fs';
+    import { tryLockRange } from './src/sys/index.ts';
+    const fd = fs.openSync('${live}', fs.constants.O_RDWR | fs.constants.O_CREAT);
+    if (!tryLockRange(fd, 3, 1).ok) process.exit(3);
+    console.log('locked');
+    setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.once('data', () => resolve());
+      holder.once('exit', (c) => reject(new Error(`lock holder exited with ${c}`)));
+    });
+    const obj = tcEvents();
+    try {
+      await using reader = await openEvents(obj.map('events'));
+      assert.equal(fs.existsSync(stale), false, 'stale claim file swept');
+      assert.equal(fs.existsSync(live), true, 'a claim file another process locks stays');
+      await reader.close();
+    } finally {
+      obj.close();
+    }
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    fs.rmSync(stale, { force: true });
+    fs.rmSync(live, { force: true });
   }
 });
 

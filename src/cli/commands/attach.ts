@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { loadObject, attachTc, UsageError } from '../../index.js';
 import { pickProgram } from '../pick.js';
+import { requireCapabilities } from '../privileges.js';
 import { readSpec, addDirectionOptions, direction, attachMode } from './common.js';
-import { writeManifest, netnsInode } from '../manifest.js';
+import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 
 interface AttachFlags {
   iface: string;
@@ -30,6 +31,7 @@ export function attachCommand(): Command {
   return c.action(async (file: string, flags: AttachFlags) => {
     const spec = readSpec(file);
     const prog = pickProgram(spec, flags.prog);
+    requireCapabilities('attach', ['BPF', 'NET_ADMIN']);
     const dir = direction(flags);
     const mode = attachMode(flags.attach);
     let pinMode: number | undefined;
@@ -38,34 +40,47 @@ export function attachCommand(): Command {
       pinMode = parseInt(flags.pinMode, 8);
     }
     const pinDir = path.resolve(flags.pin);
-    const obj = await loadObject(file, { pinDir, keepPins: true, programs: [prog.name], pinMode });
+    const progPin = path.join(pinDir, prog.name);
+    if (fs.existsSync(progPin)) throw new UsageError(`'${progPin}' is already pinned; detach first (bpfpipe detach --iface ${flags.iface} --pin ${flags.pin})`);
+    // The manifest comes first: if this process is killed half-way, `detach` still knows every pin.
+    const key = { iface: flags.iface, direction: dir, netns: netnsInode(), program: prog.name };
+    const manifest = {
+      ...key,
+      object: path.resolve(file),
+      mode: mode === 'clsact' ? ('clsact' as const) : ('tcx' as const),
+      pins: [...intendedPins(spec.maps, pinDir), progPin],
+      dirs: missingDirs(pinDir),
+      created: new Date().toISOString(),
+    };
+    writeManifest(manifest);
     let ok = false;
+    const obj = await loadObject(file, { pinDir, keepPins: true, programs: [prog.name], pinMode }).catch((err) => {
+      removeManifest(key);
+      throw err;
+    });
     try {
-      const progPin = path.join(pinDir, prog.name);
-      const createdDirs: string[] = [];
-      if (fs.existsSync(progPin)) throw new UsageError(`'${progPin}' is already pinned; detach first (bpfpipe detach --iface ${flags.iface} --pin ${flags.pin})`);
-      obj.program(prog.name).pin(progPin, { mode: pinMode, createdDirs });
+      obj.program(prog.name).pin(progPin, { mode: pinMode });
       const attachment = await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode, persist: true });
-      writeManifest({
-        iface: flags.iface,
-        direction: dir,
-        netns: netnsInode(),
-        program: prog.name,
-        object: path.resolve(file),
-        mode: attachment.mode,
-        pins: [...obj.createdPins, progPin],
-        dirs: [...obj.createdDirs, ...createdDirs],
-        created: new Date().toISOString(),
-      });
+      writeManifest({ ...manifest, mode: attachment.mode });
       attachment.close(); // persistent: this only releases our handles
       process.stdout.write(`attached ${prog.name} to ${flags.iface} ${dir} (${attachment.mode}${attachment.pinPath ? `, link pinned at ${attachment.pinPath}` : ''})\n`);
       for (const [name, p] of obj.pinPaths) process.stdout.write(`map ${name}: ${p}${obj.createdPins.includes(p) ? '' : ' (reused)'}\n`);
       process.stdout.write(`program ${prog.name}: ${progPin}\n`);
       ok = true;
     } finally {
-      if (!ok) obj.close(); // with keepPins the maps stay; remove what this failed attach pinned
-      if (!ok) for (const p of obj.createdPins) fs.rmSync(p, { force: true });
-      if (ok) obj.close();
+      obj.close();
+      if (!ok) {
+        // keepPins kept the maps: remove what this failed attach pinned, and its manifest.
+        for (const p of manifest.pins) if (p === progPin || obj.createdPins.includes(p)) fs.rmSync(p, { force: true });
+        for (const d of manifest.dirs) {
+          try {
+            fs.rmdirSync(d);
+          } catch {
+            /* not empty: someone else's pins */
+          }
+        }
+        removeManifest(key);
+      }
     }
   });
 }

@@ -5,8 +5,9 @@ import { addOutputOptions, nonNegativeInt, pagesPerCpu, type OutputFlags } from 
 import { pickProgram, pickEventMap, pickStruct } from '../pick.js';
 import { pipeline, summary } from '../pipeline.js';
 import { Session } from '../session.js';
+import { requireCapabilities } from '../privileges.js';
 import { readSpec, addDirectionOptions, direction, attachMode } from './common.js';
-import { writeManifest, removeManifest, netnsInode } from '../manifest.js';
+import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 
 interface RunFlags extends OutputFlags {
   iface: string;
@@ -41,19 +42,24 @@ export function runCommand(): Command {
     const spec = readSpec(file);
     const prog = pickProgram(spec, flags.prog);
     const map = pickEventMap(spec, flags.map, prog);
+    requireCapabilities('run', ['BPF', 'NET_ADMIN', 'PERFMON']);
     const struct = pickStruct(spec, map.name, flags.struct);
     const mode = attachMode(flags.attach);
     const dir = direction(flags);
     const session = new Session();
     try {
-      const obj = session.own('object', await loadObject(file, { pinDir: flags.pin ?? DEFAULT_PIN_DIR, keepPins: flags.pin !== undefined, programs: [prog.name] }), (o) => o.close());
-      const attachment = session.own('attachment', await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode }), (a) => a.close());
-      if (!flags.pin && obj.createdPins.length > 0) {
-        // Temporary pins: if this process is killed, `bpfpipe detach` finds and removes them.
-        const m = { iface: flags.iface, direction: dir, netns: netnsInode(), program: prog.name };
-        writeManifest({ ...m, object: file, mode: attachment.mode, pins: [...obj.createdPins], dirs: [...obj.createdDirs], created: new Date().toISOString(), pid: process.pid });
-        session.own('manifest', m, removeManifest);
+      const pinDir = flags.pin ?? DEFAULT_PIN_DIR;
+      if (!flags.pin) {
+        // Temporary pins: recorded before loading, so that `bpfpipe detach` removes them if this
+        // process is killed (they are removed at exit otherwise).
+        const pins = intendedPins(spec.maps, pinDir);
+        if (pins.length > 0) {
+          const m = { iface: flags.iface, direction: dir, netns: netnsInode(), program: prog.name };
+          writeManifest({ ...m, object: file, mode: mode === 'clsact' ? 'clsact' : 'tcx', pins, dirs: missingDirs(pinDir), created: new Date().toISOString(), pid: process.pid });
+          session.own('manifest', m, removeManifest);
+        }
       }
+      const obj = session.own('object', await loadObject(file, { pinDir, keepPins: flags.pin !== undefined, programs: [prog.name] }), (o) => o.close());
       const reader = session.own(
         'reader',
         await openEvents(obj.map(map.name), {
@@ -64,6 +70,8 @@ export function runCommand(): Command {
         }),
         (r) => r.close(),
       );
+      // Attached only once the rings are in place: no event of the first packets is lost.
+      const attachment = session.own('attachment', await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode }), (a) => a.close());
       if (process.stderr.isTTY) process.stderr.write(`bpfpipe: ${prog.name} attached to ${flags.iface} ${dir} (${attachment.mode}); reading ${map.name}\n`);
       const result = await pipeline({ ...flags, session, reader });
       summary(result);

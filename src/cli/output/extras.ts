@@ -1,7 +1,6 @@
 /** The hex and pcapng output formats, and packet layers in JSON records. */
 import { decodePacket, hexdump, PcapngWriter, sampleRecord, type RecordOptions, type EventBatch } from '../../index.js';
-import type { Format, OutputOptions, OutputWriter } from './formats.js';
-import { ByteSink } from './byte-sink.js';
+import { SinkWriter, type Format, type OutputOptions, type OutputWriter } from './formats.js';
 
 export function recordOptions(): RecordOptions {
   return { decodePacket: (b) => decodePacket(b) as Record<string, unknown> };
@@ -10,15 +9,9 @@ export function recordOptions(): RecordOptions {
 /** CLOCK_MONOTONIC ns (kernel timestamps) to ns since the epoch, fixed once per process. */
 const monoToEpoch = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
-class HexWriter implements OutputWriter {
-  private readonly sink: ByteSink;
-
+class HexWriter extends SinkWriter {
   constructor(o: OutputOptions) {
-    this.sink = new ByteSink(o.output);
-  }
-
-  get ended(): boolean {
-    return this.sink.closed;
+    super(o.output);
   }
 
   async write(batch: EventBatch, limit = batch.length): Promise<void> {
@@ -36,28 +29,19 @@ class HexWriter implements OutputWriter {
     this.sink.push(s);
     await this.sink.flush();
   }
-
-  close(): Promise<void> {
-    return this.sink.close();
-  }
 }
 
-class PcapngOutput implements OutputWriter {
-  private readonly sink: ByteSink;
+class PcapngOutput extends SinkWriter {
   private readonly w: PcapngWriter;
   private readonly iface: number;
 
   constructor(o: OutputOptions) {
-    this.sink = new ByteSink(o.output);
+    super(o.output);
     this.w = new PcapngWriter((chunk) => {
       this.sink.push(chunk);
       return this.sink.flush();
     });
     this.iface = this.w.addInterface({ name: 'bpfpipe', description: 'packet bytes appended to eBPF events' });
-  }
-
-  get ended(): boolean {
-    return this.sink.closed;
   }
 
   async write(batch: EventBatch, limit = batch.length): Promise<void> {
@@ -77,9 +61,9 @@ class PcapngOutput implements OutputWriter {
     await this.w.flush();
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.w.flush();
-    await this.sink.close();
+    await super.close();
   }
 }
 

@@ -12,6 +12,31 @@ export interface OutputWriter {
   close(): Promise<void>;
   /** The output went away (EPIPE): stop reading. */
   readonly ended: boolean;
+  /** Call `listener` when the output goes away or fails: the reader must stop even without traffic. */
+  onEnd?(listener: () => void): void;
+}
+
+/** A writer over a ByteSink (stdout or --output FILE). */
+export abstract class SinkWriter implements OutputWriter {
+  protected readonly sink: ByteSink;
+
+  constructor(output: string | undefined) {
+    this.sink = new ByteSink(output);
+  }
+
+  get ended(): boolean {
+    return this.sink.closed;
+  }
+
+  onEnd(listener: () => void): void {
+    this.sink.onGone(listener);
+  }
+
+  abstract write(batch: EventBatch, limit?: number): Promise<void>;
+
+  close(): Promise<void> {
+    return this.sink.close();
+  }
 }
 
 export interface OutputOptions {
@@ -19,15 +44,9 @@ export interface OutputOptions {
   record: RecordOptions;
 }
 
-class JsonWriter implements OutputWriter {
-  private readonly sink: ByteSink;
-
+class JsonWriter extends SinkWriter {
   constructor(private readonly o: OutputOptions) {
-    this.sink = new ByteSink(o.output);
-  }
-
-  get ended(): boolean {
-    return this.sink.closed;
+    super(o.output);
   }
 
   private readonly raw = new RawJsonEncoder();
@@ -52,10 +71,6 @@ class JsonWriter implements OutputWriter {
     for (const l of batch.lost) s += JSON.stringify(lostRecord(l, rec)) + '\n';
     if (s) this.sink.push(s);
     await this.sink.flush();
-  }
-
-  close(): Promise<void> {
-    return this.sink.close();
   }
 }
 
