@@ -64,4 +64,4 @@ export {
 
 // machine facts
 export { missingCapabilities, type CapName } from './sys/index.js';
-export { possibleCpus, onlineCpus, ensureBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';
+export { possibleCpus, onlineCpus, ensureBpffs, privateBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';

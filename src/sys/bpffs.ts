@@ -14,6 +14,9 @@ export function isBpffs(p: string): boolean {
   return new DataView(buf.buffer).getUint32(0, true) === BPF_FS_MAGIC;
 }
 
+/** Whether this process mounted bpffs (it was missing in its mount namespace). */
+let mountedHere = false;
+
 /** Mount bpffs at /sys/fs/bpf when it is not mounted there (and only then). */
 export function ensureBpffs(): void {
   if (fs.existsSync(BPFFS_ROOT) && isBpffs(BPFFS_ROOT)) return;
@@ -25,6 +28,32 @@ export function ensureBpffs(): void {
     }
     throw new SyscallError(`mount(bpf, ${BPFFS_ROOT})`, errno);
   }
+  mountedHere = true;
+}
+
+/**
+ * Why pins made here would vanish when this process exits, or undefined when they would not.
+ * `ip netns exec` (like a one-process container) runs the command in a new mount namespace with a
+ * fresh /sys and no bpffs: ensureBpffs() then mounts a new, empty instance that lives only as long as
+ * the namespace — that is, as long as this process, when no other process shares the namespace.
+ */
+export function privateBpffs(): string | undefined {
+  if (!mountedHere && isBpffs(BPFFS_ROOT)) return undefined;
+  let mine: string;
+  try {
+    mine = fs.readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return undefined;
+  }
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/ns/mnt`) === mine) return undefined;
+    } catch {
+      /* gone, or not ours to inspect */
+    }
+  }
+  return `bpffs was not mounted in this mount namespace (as under \`ip netns exec\`, which remounts /sys) and no other process shares it, so pins made here vanish when bpfpipe exits, and pins made elsewhere are not seen here`;
 }
 
 /**

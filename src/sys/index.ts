@@ -7,7 +7,7 @@ setDefaultKernelFactory(() => new LinuxKernel());
 export { kernel, useKernel } from './kernel.js';
 export type { Kernel, Mapping, NativeMemory, PollRegistration } from './kernel.js';
 export { LinuxKernel } from './linux-kernel.js';
-export { ensureBpffs, isBpffs, checkPinPath, checkPinDir, removeEmptyDirs, readOnlyBpffs, BPFFS_ROOT } from './bpffs.js';
+export { ensureBpffs, isBpffs, checkPinPath, checkPinDir, removeEmptyDirs, readOnlyBpffs, privateBpffs, BPFFS_ROOT } from './bpffs.js';
 export { possibleCpus, onlineCpus, parseCpuList, pageSize } from './cpus.js';
 export { ifaceIndex, ifaceName } from './iface.js';
 export { NetlinkSocket } from './netlink-socket.js';

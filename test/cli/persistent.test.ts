@@ -6,9 +6,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { withNetns, assertTcClean, BpffsGuard, type TestNetns } from '../kernel/helpers/index.js';
-import { cli, startCli, ROOT, type RunningCli } from './support.js';
+import { cli, startCli, ROOT, CLI, type RunningCli } from './support.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
@@ -132,4 +132,20 @@ test('demo: events on all four channels, nothing lost, no namespace or pin left'
   assert.ok(m && Number(m[1]) > 100 && m[2] === '0', r.stderr);
   for (const k of [0, 1, 2, 3]) assert.match(r.stdout, new RegExp(`ch${k} udp 198\\.18\\.0\\.1:40000 -> 198\\.18\\.0\\.2:900${k}`));
   assert.equal(execFileSync('ip', ['netns', 'list']).toString(), before);
+});
+
+test('attach under `ip netns exec` (a private bpffs whose pins would vanish) is refused with the fix, and leaves nothing', async () => {
+  await withNetns(async (ns) => {
+    const pin = `/sys/fs/bpf/bpfpipe-test-ipexec-${process.pid}`;
+    const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'attach', OBJ, '--iface', ns.dev, '--pin', pin], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /ip netns exec.*vanish.*nsenter --net=/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assertTcClean(ns);
+    assert.equal(fs.existsSync(pin), false);
+    assert.deepEqual(fs.existsSync('/run/bpfpipe/attach') ? fs.readdirSync('/run/bpfpipe/attach') : [], [], 'no manifest left');
+    const l = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, CLI, 'listen', `${pin}/events`], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(l.status, 2, l.stderr);
+    assert.match(l.stderr, /nothing is pinned.*use nsenter --net=/);
+  });
 });

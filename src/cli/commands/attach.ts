@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { loadObject, attachTc, UsageError } from '../../index.js';
 import { pickProgram } from '../pick.js';
 import { requireCapabilities } from '../privileges.js';
-import { readSpec, addDirectionOptions, direction, attachMode } from './common.js';
+import { readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
 import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 
 interface AttachFlags {
@@ -40,6 +40,7 @@ export function attachCommand(): Command {
       pinMode = parseInt(flags.pinMode, 8);
     }
     const pinDir = path.resolve(flags.pin);
+    requireSharedBpffs(pinDir);
     const progPin = path.join(pinDir, prog.name);
     if (fs.existsSync(progPin)) throw new UsageError(`'${progPin}' is already pinned; detach first (bpfpipe detach --iface ${flags.iface} --pin ${flags.pin})`);
     // The manifest comes first: if this process is killed half-way, `detach` still knows every pin.

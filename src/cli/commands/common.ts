@@ -1,7 +1,7 @@
 /** Pieces shared by the commands that load an object and attach it. */
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import { ObjectSpec, BadInputError, UsageError, type Direction } from '../../index.js';
+import { ObjectSpec, BadInputError, UsageError, PinError, ensureBpffs, privateBpffs, type Direction } from '../../index.js';
 
 export function readSpec(file: string): ObjectSpec {
   let bytes: Uint8Array;
@@ -26,4 +26,17 @@ export function direction(flags: { ingress?: boolean; egress?: boolean }): Direc
 export function attachMode(v: string): 'auto' | 'tcx' | 'clsact' {
   if (v !== 'auto' && v !== 'tcx' && v !== 'clsact') throw new UsageError(`--attach must be auto, tcx or clsact, not '${v}'`);
   return v;
+}
+
+/** Pins meant to outlive this process (attach, run --pin) need the host's bpffs, not a private one. */
+export function requireSharedBpffs(pinDir: string): void {
+  ensureBpffs();
+  const why = privateBpffs();
+  if (why) throw new PinError(pinDir, `cannot keep pins under '${pinDir}': ${why}; enter only the network namespace instead (nsenter --net=/run/netns/NAME bpfpipe ...)`);
+}
+
+/** A hint for "nothing is pinned there" when this process sees a private bpffs. */
+export function privateBpffsHint(): string {
+  const why = privateBpffs();
+  return why ? ` (${why}; use nsenter --net=/run/netns/NAME instead of ip netns exec)` : '';
 }

@@ -1,7 +1,8 @@
 /** bpfpipe listen <pinned-map>: read a pinned perf event array or ring buffer (e.g. pinned by tc). */
 import * as fs from 'node:fs';
 import { Command } from 'commander';
-import { openPinnedMap, openEvents, ObjectSpec, UsageError, BadInputError } from '../../index.js';
+import { openPinnedMap, openEvents, ObjectSpec, UsageError, BadInputError, PinError } from '../../index.js';
+import { privateBpffsHint } from './common.js';
 import { addOutputOptions, nonNegativeInt, slotList, pagesPerCpu, type OutputFlags } from '../options.js';
 import { pipeline, summary } from '../pipeline.js';
 import { Session } from '../session.js';
@@ -41,7 +42,14 @@ export function listenCommand(): Command {
     }
     const session = new Session();
     try {
-      const map = session.own('map', await openPinnedMap(path), (m) => m.close());
+      const map = session.own(
+        'map',
+        await openPinnedMap(path).catch((err: unknown) => {
+          const hint = err instanceof PinError ? privateBpffsHint() : '';
+          throw hint ? new PinError(path, `${(err as Error).message}${hint}`, { cause: err }) : err;
+        }),
+        (m) => m.close(),
+      );
       let struct: string | number | undefined = flags.struct;
       if (spec && struct === undefined) struct = spec.eventType(map.name);
       const reader = session.own(

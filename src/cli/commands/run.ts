@@ -6,7 +6,7 @@ import { pickProgram, pickEventMap, pickStruct } from '../pick.js';
 import { pipeline, summary } from '../pipeline.js';
 import { Session } from '../session.js';
 import { requireCapabilities } from '../privileges.js';
-import { readSpec, addDirectionOptions, direction, attachMode } from './common.js';
+import { readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
 import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 
 interface RunFlags extends OutputFlags {
@@ -49,6 +49,7 @@ export function runCommand(): Command {
     const session = new Session();
     try {
       const pinDir = flags.pin ?? DEFAULT_PIN_DIR;
+      if (flags.pin) requireSharedBpffs(pinDir);
       if (!flags.pin) {
         // Temporary pins: recorded before loading, so that `bpfpipe detach` removes them if this
         // process is killed (they are removed at exit otherwise).
