@@ -65,3 +65,17 @@ export {
 // machine facts
 export { missingCapabilities, type CapName } from './sys/index.js';
 export { possibleCpus, onlineCpus, ensureBpffs, privateBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';
+
+// sinks: Prometheus metrics, NATS JetStream, the live web view
+export {
+  registerEventMetrics, EventMetrics, registerNatsMetrics, listenHttp, serveMetrics,
+  NatsPublisher, defaultIdPrefix, ensureStream, findStream, defaultSubject, subjectProblem, subjectToken, messageRecord, DEFAULT_STREAM,
+  WebView, WebState, fieldGetter, labelValue, LabelLimiter, TopValues,
+  type EventMetricsOptions, type SinkCounts, type HttpListener, type ListenAddress, type NatsSinkOptions, type NatsStats, type NatsFormat,
+  type WebViewOptions, type WebStateOptions, type FieldGetter, type TopEntry,
+} from './sinks/index.js';
+
+// userspace runtime (pure: no kernel)
+export { Runtime, RuntimeProgram, type RuntimeOptions, type RunOptions, type RunResult, type RuntimeEventsOptions } from './runtime/runtime.js';
+export { RuntimeReader } from './runtime/reader.js';
+export type { RuntimeMap } from './runtime/maps.js';

@@ -98,6 +98,21 @@ export interface NamedPacket {
 
 /** The corpus; ports 9000–9003 pick the four channels of the project's demo program. */
 export function packetCorpus(): NamedPacket[] {
+  return [...kernelCorpus()];
+}
+
+/** Frames the kernel's test run refuses (header cut short): for the runtime alone. */
+export function shortFrames(): NamedPacket[] {
+  const full = frame(0x0800, ipv4(17, l4(17, 40600, 9000, 64)));
+  const v6 = frame(0x86dd, ipv6(6, l4(6, 40700, 22, 10)));
+  return [
+    { name: 'truncated in the ipv4 header', data: full.slice(0, 14 + 12) },
+    { name: 'ethernet header only', data: full.slice(0, 14) },
+    { name: 'truncated in the ipv6 header', data: v6.slice(0, 14 + 30) },
+  ];
+}
+
+function kernelCorpus(): NamedPacket[] {
   const out: NamedPacket[] = [];
   for (const [i, dport] of [9000, 9001, 9002, 9003].entries()) {
     out.push({ name: `ipv4 udp :${dport}`, data: frame(0x0800, ipv4(17, l4(17, 40000 + i, dport, 18 + i * 50))) });
@@ -110,11 +125,12 @@ export function packetCorpus(): NamedPacket[] {
   out.push({ name: 'vlan ipv4 udp', data: frame(0x0800, ipv4(17, l4(17, 40400, 9002, 30)), 100) });
   out.push({ name: 'arp', data: frame(0x0806, arp()) });
   out.push({ name: 'large ipv4 udp (1500 B)', data: frame(0x0800, ipv4(17, l4(17, 40500, 9003, 1500 - 28))) });
+  // BPF_PROG_TEST_RUN refuses frames whose IPv4/IPv6 header is cut (EINVAL): these are cut after it.
   const full = frame(0x0800, ipv4(17, l4(17, 40600, 9000, 64)));
-  out.push({ name: 'truncated in the ipv4 header', data: full.slice(0, 14 + 12) });
   out.push({ name: 'truncated in the udp header', data: full.slice(0, 14 + 20 + 3) });
-  out.push({ name: 'ethernet header only', data: full.slice(0, 14) });
+  const tcp = frame(0x0800, ipv4(6, l4(6, 40650, 8080, 64)));
+  out.push({ name: 'truncated in the tcp header', data: tcp.slice(0, 14 + 20 + 10) });
   const v6 = frame(0x86dd, ipv6(6, l4(6, 40700, 22, 10)));
-  out.push({ name: 'truncated in the ipv6 header', data: v6.slice(0, 14 + 30) });
+  out.push({ name: 'truncated after the ipv6 header', data: v6.slice(0, 14 + 40 + 2) });
   return out;
 }

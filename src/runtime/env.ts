@@ -1,0 +1,20 @@
+/** What a running program sees besides its registers: memory, maps, the current packet, CPU, clock. */
+import type { Memory, Region } from './memory.js';
+import type { OutputSink, RuntimeMap } from './maps.js';
+
+export interface RunEnv {
+  readonly mem: Memory;
+  readonly sink: OutputSink;
+  /** The map behind a map handle address (ld_imm64 map fd). */
+  mapAt(addr: bigint): RuntimeMap | undefined;
+  cpu: number;
+  /** bpf_ktime_get_ns: the capture time on replay, else CLOCK_MONOTONIC. */
+  now(): bigint;
+  /** bpf_get_prandom_u32. */
+  random(): number;
+  /** bpf_trace_printk lines. */
+  trace(line: string): void;
+  /** The packet of the current run (tc context). */
+  packet: Region | undefined;
+  ctx: Region | undefined;
+}

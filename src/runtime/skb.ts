@@ -1,0 +1,95 @@
+/**
+ * The tc context: a `struct __sk_buff` over one Ethernet frame, as BPF_PROG_TEST_RUN builds it (the
+ * frame starts at skb->data, skb->protocol is the ethertype as eth_type_trans sets it, pkt_type from
+ * the destination MAC against the device's, the device is loopback unless an ifindex is given).
+ * Loads of data, data_end and data_meta give packet pointers (direct packet access).
+ */
+import { Memory, type Region } from './memory.js';
+
+export const SKB_SIZE = 192;
+export const Skb = {
+  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
+  priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68, tc_classid: 72, data: 76, data_end: 80,
+  napi_id: 84, data_meta: 140, tstamp: 152, wire_len: 160, gso_segs: 164, gso_size: 176,
+} as const;
+
+/** Fields a tc program may write (the verifier's tc_cls_act_is_valid_access). */
+function writable(off: number, size: number): boolean {
+  const end = off + size;
+  const inField = (start: number, len: number) => off >= start && end <= start + len;
+  return inField(Skb.mark, 4) || inField(Skb.priority, 4) || inField(Skb.tc_index, 4) || inField(Skb.cb, 20) || inField(Skb.tc_classid, 4) || inField(Skb.queue_mapping, 4) || inField(Skb.tstamp, 8);
+}
+
+export interface SkbOptions {
+  ifindex?: number;
+  ingressIfindex?: number;
+  mark?: number;
+  /** The device's MAC address, for pkt_type (loopback: all zeros). */
+  deviceMac?: Uint8Array;
+}
+
+const PACKET_HOST = 0;
+const PACKET_BROADCAST = 1;
+const PACKET_MULTICAST = 2;
+const PACKET_OTHERHOST = 3;
+
+function pktType(frame: Uint8Array, mac: Uint8Array): number {
+  if (frame.byteLength < 6) return PACKET_HOST;
+  if (frame[0]! & 1) return frame.subarray(0, 6).every((b) => b === 0xff) ? PACKET_BROADCAST : PACKET_MULTICAST;
+  for (let i = 0; i < 6; i++) if (frame[i] !== mac[i]) return PACKET_OTHERHOST;
+  return PACKET_HOST;
+}
+
+const LOOPBACK_MAC = new Uint8Array(6);
+
+/**
+ * The context and packet regions of a program run, made once per runtime and refilled per packet
+ * (the packet is copied: the program may write it).
+ */
+export class SkbContext {
+  readonly ctx: Region;
+  readonly packet: Region;
+  private base = 0n;
+  private end = 0n;
+
+  constructor(mem: Memory) {
+    this.packet = mem.add('packet', new Uint8Array(2048), true);
+    this.ctx = mem.add('ctx', new Uint8Array(SKB_SIZE), false);
+    this.base = Memory.address(this.packet);
+    this.ctx.pointerField = (off, size) => {
+      if (size !== 4) return undefined;
+      if (off === Skb.data || off === Skb.data_meta) return this.base;
+      if (off === Skb.data_end) return this.end;
+      return undefined;
+    };
+    this.ctx.writableAt = writable;
+  }
+
+  /** Set up for one frame. */
+  fill(frame: Uint8Array, o: SkbOptions): void {
+    const p = this.packet;
+    if (p.bytes.byteLength < frame.byteLength) {
+      p.bytes = new Uint8Array(Math.max(frame.byteLength, p.bytes.byteLength * 2));
+      p.view = new DataView(p.bytes.buffer);
+    }
+    p.bytes.set(frame);
+    p.size = frame.byteLength;
+    this.end = this.base + BigInt(frame.byteLength);
+    const c = this.ctx.bytes;
+    c.fill(0);
+    const v = this.ctx.view;
+    v.setUint32(Skb.len, frame.byteLength, true);
+    v.setUint32(Skb.pkt_type, pktType(frame, o.deviceMac ?? LOOPBACK_MAC), true);
+    v.setUint32(Skb.mark, o.mark ?? 0, true);
+    // skb->protocol is __be16: the program sees the ethertype's bytes in network order.
+    const ethertype = frame.byteLength >= 14 ? (frame[12]! << 8) | frame[13]! : 0;
+    v.setUint32(Skb.protocol, ((ethertype & 0xff) << 8) | (ethertype >> 8), true);
+    v.setUint32(Skb.ingress_ifindex, o.ingressIfindex ?? 0, true);
+    v.setUint32(Skb.ifindex, o.ifindex ?? 1, true);
+  }
+
+  /** The packet bytes of the current run. */
+  get frame(): Uint8Array {
+    return this.packet.bytes.subarray(0, this.packet.size);
+  }
+}
