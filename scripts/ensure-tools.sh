@@ -11,6 +11,10 @@ command -v text2pcap >/dev/null || need+=(tshark)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v capsh >/dev/null || need+=(libcap2-bin)
+# The sink tests (test/sinks) run the real services.
+command -v nats-server >/dev/null || need+=(nats-server)
+command -v prometheus >/dev/null || need+=(prometheus)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if ((${#need[@]})); then
   echo "test setup: installing ${need[*]} with apt" >&2
   export DEBIAN_FRONTEND=noninteractive

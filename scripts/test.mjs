@@ -40,6 +40,8 @@ const groups = files.length
       ...(unitOnly ? [] : [
         { name: 'kernel', files: find('test/kernel'), concurrency: 1 },
         { name: 'cli', files: find('test/cli'), concurrency: 1 },
+        // Sinks: real nats-server, prometheus and headless Chromium, started by the tests on 127.0.0.1.
+        { name: 'sinks', files: find('test/sinks'), concurrency: 1 },
       ]),
     ];
 

@@ -8,6 +8,8 @@ export const EXIT_USAGE = 2;
 /** Codes that mean the user's input (object, pcap, map, interface, flags, privileges) is the problem. */
 const BAD_INPUT = new Set([
   'EBPF_USAGE', 'EBPF_BAD_INPUT', 'EBPF_BAD_OBJECT', 'EBPF_VERIFIER', 'EBPF_IFACE', 'EBPF_PIN', 'EBPF_PERM', 'EBPF_BUSY', 'EBPF_NOTSUP',
+  // a userspace runtime fault: the program (the input) accessed memory outside its regions
+  'EBPF_RUNTIME',
 ]);
 
 export function exitCodeFor(err: unknown): number {

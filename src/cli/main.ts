@@ -17,8 +17,8 @@ function build(): Command {
     .option('--debug', 'print stack traces and the whole verifier log on errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  const [run, attach, detach, list, demo] = extraCommands();
-  const commands = [run!, attach!, listenCommand(), detach!, list!, genCommand(), demo!];
+  const [run, attach, detach, list, demo, ...more] = extraCommands();
+  const commands = [run!, attach!, listenCommand(), detach!, list!, genCommand(), demo!, ...more];
   for (const c of commands) program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
   return program;
 }

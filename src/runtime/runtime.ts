@@ -7,7 +7,7 @@
  *   await using events = rt.openEvents('events', { struct: true });
  *   rt.program('emit').run(packet, { tsNs });
  */
-import { NotSupportedError, UsageError } from '../errors.js';
+import { NotSupportedError, RuntimeFault, UsageError } from '../errors.js';
 import { ObjectSpec } from '../object/object-spec.js';
 import { MapType, ProgType, progTypeName } from '../object/uapi.js';
 import { compileDecoder } from '../btf/decoder.js';
@@ -55,7 +55,7 @@ export interface RuntimeEventsOptions {
   /** Perf event array: read these slots. Default: channel 0. */
   slots?: number[];
   /** Decode with a BTF struct: its name, or true for the one the object declares (BPFPIPE_EVENT_TYPE). */
-  struct?: string | true;
+  struct?: string | number | true;
   /** Bytes per ring before outputs fail (default: 4 MiB per perf slot; the ring buffer's own size). */
   ringBytes?: number;
 }
@@ -223,6 +223,9 @@ export class Runtime {
       const ctxAddr = Memory.address(skb.ctx);
       const r0 = compiled ? compiled(env, this.stack, ctxAddr) : interpret(linked, env, this.stack, ctxAddr);
       return { retval: Number(BigInt.asIntN(32, r0)) };
+    } catch (err) {
+      if (err instanceof RuntimeFault && !err.message.startsWith('program ')) throw new RuntimeFault(`program '${linked.name}' ${err.message}`, { insn: err.insn, cause: err });
+      throw err;
     } finally {
       env.packet = env.ctx = undefined;
     }

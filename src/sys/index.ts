@@ -15,3 +15,4 @@ export { openFdCount, listOpenFds, fdTarget } from './fds.js';
 export { setAffinity, currentCpu, enterNetns } from './process.js';
 export { tryLockRange, unlockRange } from './locks.js';
 export { missingCapabilities, effectiveCapabilities, type CapName } from './capabilities.js';
+export { PacketSocket, PACKET_OUTGOING, type PacketFrame } from './packet-socket.js';

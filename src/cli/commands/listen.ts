@@ -4,10 +4,11 @@ import { Command } from 'commander';
 import { openPinnedMap, openEvents, ObjectSpec, UsageError, BadInputError, PinError } from '../../index.js';
 import { privateBpffsHint } from './common.js';
 import { addOutputOptions, nonNegativeInt, slotList, pagesPerCpu, type OutputFlags } from '../options.js';
-import { pipeline, summary } from '../pipeline.js';
+import { pipeline } from '../pipeline.js';
+import { addSinkOptions, createSinks, sinksWantRecords, type SinkFlags } from '../sinks.js';
 import { Session } from '../session.js';
 
-interface ListenFlags extends OutputFlags {
+interface ListenFlags extends OutputFlags, SinkFlags {
   channel?: number;
   slots?: number[];
   btf?: string;
@@ -27,6 +28,7 @@ export function listenCommand(): Command {
     .option('--pages <n>', 'pages per perf ring (power of two; default 1024 = 4 MiB per CPU)', pagesPerCpu, 1024)
     .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples');
   addOutputOptions(c);
+  addSinkOptions(c);
   return c.action(async (path: string, flags: ListenFlags) => {
     if (flags.channel !== undefined && flags.slots) throw new UsageError('give either --channel or --slots, not both');
     if (flags.struct && !flags.btf) throw new UsageError('--struct needs --btf OBJ (the object whose BTF has the struct)');
@@ -60,13 +62,15 @@ export function listenCommand(): Command {
           struct,
           btf: spec,
           pagesPerCpu: flags.pages,
-          timestamps: flags.timestamps && flags.format !== 'none',
+          timestamps: flags.timestamps && (flags.format !== 'none' || sinksWantRecords(flags)),
         }),
         (r) => r.close(),
       );
+      const timestamps = flags.timestamps && (flags.format !== 'none' || sinksWantRecords(flags)) && map.type === 4;
+      const sinks = await createSinks(flags, session, { name: map.name, ringBytes: map.type === 4 ? (flags.pages ?? 1024) * 4096 : map.maxEntries, timestamps, title: `${map.name} (${path})` });
       map.close(); // the reader holds its own file on the map
-      const result = await pipeline({ ...flags, session, reader });
-      summary(result);
+      const result = await pipeline({ ...flags, session, reader, consumers: sinks.consumers });
+      await sinks.finish(result); // the summary line, with the sinks' counts
     } finally {
       await session.close();
     }

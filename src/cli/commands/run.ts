@@ -3,13 +3,17 @@ import { Command } from 'commander';
 import { loadObject, attachTc, openEvents, DEFAULT_PIN_DIR } from '../../index.js';
 import { addOutputOptions, nonNegativeInt, pagesPerCpu, type OutputFlags } from '../options.js';
 import { pickProgram, pickEventMap, pickStruct } from '../pick.js';
-import { pipeline, summary } from '../pipeline.js';
+import { pipeline } from '../pipeline.js';
 import { Session } from '../session.js';
 import { requireCapabilities } from '../privileges.js';
 import { readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
 import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
+import { addSinkOptions, createSinks, sinksWantRecords, type SinkFlags } from '../sinks.js';
+import { addRuntimeOptions, type UserspaceFlags } from '../userspace.js';
+import { runOnInterfaceInUserspace } from './run-userspace.js';
 
-interface RunFlags extends OutputFlags {
+interface RunFlags extends OutputFlags, SinkFlags, Omit<UserspaceFlags, keyof OutputFlags | keyof SinkFlags> {
+  userspace?: boolean;
   iface: string;
   ingress?: boolean;
   egress?: boolean;
@@ -35,11 +39,15 @@ export function runCommand(): Command {
     .option('--pin <dir>', 'pin the maps that ask for pinning under DIR and keep them after exit')
     .option('--channel <k>', 'read channel K of the perf event array', nonNegativeInt('--channel'))
     .option('--pages <n>', 'pages per perf ring (power of two; default 1024 = 4 MiB per CPU)', pagesPerCpu, 1024)
-    .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples');
+    .option('--no-timestamps', 'do not ask the kernel to timestamp perf samples')
+    .option('--userspace', 'run the program in bpfpipe\'s userspace eBPF runtime over the interface\'s frames (AF_PACKET; needs only CAP_NET_RAW) instead of the kernel');
+  addRuntimeOptions(c, { slots: false });
   addDirectionOptions(c);
   addOutputOptions(c);
+  addSinkOptions(c);
   return c.action(async (file: string, flags: RunFlags) => {
     const spec = readSpec(file);
+    if (flags.userspace) return runOnInterfaceInUserspace(spec, flags, direction(flags));
     const prog = pickProgram(spec, flags.prog);
     const map = pickEventMap(spec, flags.map, prog);
     requireCapabilities('run', ['BPF', 'NET_ADMIN', 'PERFMON']);
@@ -48,6 +56,8 @@ export function runCommand(): Command {
     const dir = direction(flags);
     const session = new Session();
     try {
+      const timestamps = flags.timestamps && map.type === 4 && (flags.format !== 'none' || sinksWantRecords(flags));
+      const sinks = await createSinks(flags, session, { name: prog.name, ringBytes: map.type === 4 ? (flags.pages ?? 1024) * 4096 : map.maxEntries, timestamps, title: `${prog.name} on ${flags.iface} ${dir}` });
       const pinDir = flags.pin ?? DEFAULT_PIN_DIR;
       if (flags.pin) requireSharedBpffs(pinDir);
       if (!flags.pin) {
@@ -67,15 +77,15 @@ export function runCommand(): Command {
           channel: flags.channel,
           struct,
           pagesPerCpu: flags.pages,
-          timestamps: flags.timestamps && map.type === 4 && flags.format !== 'none',
+          timestamps,
         }),
         (r) => r.close(),
       );
       // Attached only once the rings are in place: no event of the first packets is lost.
       const attachment = session.own('attachment', await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode }), (a) => a.close());
       if (process.stderr.isTTY) process.stderr.write(`bpfpipe: ${prog.name} attached to ${flags.iface} ${dir} (${attachment.mode}); reading ${map.name}\n`);
-      const result = await pipeline({ ...flags, session, reader });
-      summary(result);
+      const result = await pipeline({ ...flags, session, reader, consumers: sinks.consumers });
+      await sinks.finish(result); // the summary line, with the sinks' counts
     } finally {
       await session.close();
     }
