@@ -134,6 +134,17 @@ test('demo: events on all four channels, nothing lost, no namespace or pin left'
   assert.equal(execFileSync('ip', ['netns', 'list']).toString(), before);
 });
 
+test('demo without root: the userspace runtime, said so; every synthetic packet is an event on its channel, nothing lost', () => {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, CLI, 'demo', '--duration', '1.5', '--rate', '400'], { cwd: '/', encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /without CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON \(not root\): running tc_events in bpfpipe's userspace eBPF runtime/);
+  const m = /sent (\d+) packets, received (\d+) events .*lost 0; closing the runtime/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  assert.ok(Number(m[1]) > 100, r.stderr);
+  assert.equal(m[2], m[1], 'one event per packet');
+  for (const k of [0, 1, 2, 3]) assert.match(r.stdout, new RegExp(`ch${k} udp 198\\.18\\.0\\.1:40000 -> 198\\.18\\.0\\.2:900${k}`));
+});
+
 test('attach under `ip netns exec` (a private bpffs whose pins would vanish) is refused with the fix, and leaves nothing', async () => {
   await withNetns(async (ns) => {
     const pin = `/sys/fs/bpf/bpfpipe-test-ipexec-${process.pid}`;

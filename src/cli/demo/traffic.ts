@@ -30,12 +30,13 @@ export async function startTraffic(fromNs: string, from: string, to: string, rat
     },
   };
   const payload = Buffer.alloc(512, 0x61);
-  const perTick = Math.max(1, Math.round(rate / 50));
+  const tickMs = Math.max(20, Math.round(1000 / rate));
+  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
   const timer = setInterval(() => {
     for (let i = 0; i < perTick; i++) {
       const n = t.sent++;
       sock.send(payload, 0, 32 + ((n * 37) % 480), 9000 + (n % 4), to);
     }
-  }, 20);
+  }, tickMs);
   return t;
 }
