@@ -6,21 +6,23 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT, PIN, READER_CPU, loadBench, cleanup, counts, produce, sleep } from './harness.js';
+import { ROOT, PIN, READER_CPU, buildBaselines, loadBench, cleanup, counts, produce, sleep } from './harness.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 1_200_000);
+buildBaselines(); // the C producer
 const obj = loadBench();
 obj.setGlobal('event_size', 64);
 const samples: Record<string, number>[] = [];
+let child: ReturnType<typeof spawn> | undefined;
 try {
-  const child = spawn('taskset', ['-c', READER_CPU, 'node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts'), 'batches', `${PIN}/bench_events`, '1024'], {
+  child = spawn('taskset', ['-c', READER_CPU, 'node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts'), 'batches', `${PIN}/bench_events`, '1024'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SOAK_REPORT_MS: '30000' },
   });
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => {
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => {
     for (const line of String(d).split('\n').filter(Boolean)) {
       try {
         const s = JSON.parse(line) as Record<string, number>;
@@ -37,7 +39,7 @@ try {
   await sleep(500);
   const [ok1, failed1] = counts(obj);
   child.kill('SIGUSR1');
-  await new Promise((r) => child.once('exit', r));
+  await new Promise((r) => child!.once('exit', r));
   const r = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!) as { received: number; lost: number; cpuSeconds: number };
   const emitted = ok1 - ok0 + (failed1 - failed0);
   console.log(JSON.stringify({
@@ -53,5 +55,6 @@ try {
     readerCpuNsPerEvent: Math.round((r.cpuSeconds * 1e9) / Math.max(1, r.received)),
   }));
 } finally {
+  if (child && child.exitCode === null) child.kill('SIGKILL'); // an interrupted soak leaves no reader behind
   cleanup(obj);
 }

@@ -3,8 +3,7 @@
  * batches): json (the --format json line with the subject first), hex, pcapng, none.
  */
 import { hexdump, PcapngWriter, type EventRecord } from '../index.js';
-import { ByteSink } from './output/byte-sink.js';
-import type { Format } from './output/formats.js';
+import { OverByteSink, type Format } from './output/formats.js';
 
 export interface Received {
   subject: string;
@@ -26,23 +25,10 @@ function bytesOfHex(h: unknown): Uint8Array {
   return typeof h === 'string' && /^([0-9a-f]{2})*$/i.test(h) ? Buffer.from(h, 'hex') : new Uint8Array(0);
 }
 
-abstract class SinkRecordWriter implements RecordWriter {
-  protected readonly sink: ByteSink;
-  constructor(output: string | undefined) {
-    this.sink = new ByteSink(output);
-  }
-  get ended(): boolean {
-    return this.sink.closed;
-  }
-  onEnd(listener: () => void): void {
-    this.sink.onGone(listener);
-  }
+abstract class SinkRecordWriter extends OverByteSink implements RecordWriter {
   abstract push(r: Received): void;
   flush(): Promise<void> {
     return this.sink.flush();
-  }
-  close(): Promise<void> {
-    return this.sink.close();
   }
 }
 

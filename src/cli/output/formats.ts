@@ -16,8 +16,8 @@ export interface OutputWriter {
   onEnd?(listener: () => void): void;
 }
 
-/** A writer over a ByteSink (stdout or --output FILE). */
-export abstract class SinkWriter implements OutputWriter {
+/** Something that writes to a ByteSink (stdout or --output FILE): ends when the sink goes away. */
+export abstract class OverByteSink {
   protected readonly sink: ByteSink;
 
   constructor(output: string | undefined) {
@@ -32,11 +32,14 @@ export abstract class SinkWriter implements OutputWriter {
     this.sink.onGone(listener);
   }
 
-  abstract write(batch: EventBatch, limit?: number): Promise<void>;
-
   close(): Promise<void> {
     return this.sink.close();
   }
+}
+
+/** An output writer of batches over a ByteSink. */
+export abstract class SinkWriter extends OverByteSink implements OutputWriter {
+  abstract write(batch: EventBatch, limit?: number): Promise<void>;
 }
 
 export interface OutputOptions {
