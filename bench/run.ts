@@ -23,7 +23,8 @@ if (possibleCpus().length < 2) {
 }
 buildBaselines();
 const obj = loadBench();
-const tsx = ['node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts')];
+// BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the bpfpipe readers.
+const tsx = ['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts')];
 const libbpf = path.join(BIN, 'libbpf_reader');
 const perfPin = `${PIN}/bench_events`;
 const rbPin = `${PIN}/bench_rb`;

@@ -197,7 +197,9 @@ export class EventBatch implements Iterable<RingEvent> {
   /** Kernel timestamp (CLOCK_MONOTONIC ns) of sample i, when the ring records them. */
   ts(i: number): bigint | undefined {
     if (!this.tsLo || !this.tsHi) return undefined;
-    return (BigInt(this.tsHi[i]!) << 32n) | BigInt(this.tsLo[i]!);
+    const hi = this.tsHi[i]!;
+    // One BigInt from an exact double (below 2^53 ns: 104 days of uptime) instead of four.
+    return hi < 0x200000 ? BigInt(hi * 4294967296 + this.tsLo[i]!) : (BigInt(hi) << 32n) | BigInt(this.tsLo[i]!);
   }
 
   /** Timestamp as a number of ns (exact below 2^53 ns, about 104 days of uptime). */

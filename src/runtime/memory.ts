@@ -28,6 +28,24 @@ export interface Region {
 
 export const ADDR_SHIFT = 32n;
 const LOW = 0xffffffffn;
+const M64 = 0xffffffffffffffffn;
+
+/** Scratch for splitting a BigInt into int32 halves without arithmetic. */
+const S64 = new BigUint64Array(1);
+const S32 = new Int32Array(S64.buffer);
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
+
+const VIEW_CACHE = 64;
+const ADDR_CACHE = 64;
+const addrCacheN = new Float64Array(ADDR_CACHE).fill(-1);
+const addrCacheV = new Array<bigint>(ADDR_CACHE).fill(0n);
+
+/** The address region `id` (a u32 as int32 or not) : offset `o` (u32). */
+function pairAddress(id: number, o: number): bigint {
+  return (BigInt(id >>> 0) << ADDR_SHIFT) | BigInt(o);
+}
 
 export class Memory {
   private readonly regions: (Region | undefined)[] = [undefined]; // id 0: NULL
@@ -35,7 +53,8 @@ export class Memory {
 
   add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown): Region {
     const id = this.free.pop() ?? this.regions.length;
-    const r: Region = { id, kind, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner };
+    // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
+    const r: Region = { id, kind, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, writableAt: undefined };
     this.regions[id] = r;
     return r;
   }
@@ -50,6 +69,16 @@ export class Memory {
   }
 
   static address(r: Region, offset = 0): bigint {
+    const n = r.id * 0x100000000 + offset;
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
+      // The same addresses come back run after run (map values, the context): a small cache of them.
+      const i = (r.id * 31 + offset) & (ADDR_CACHE - 1);
+      if (addrCacheN[i] === n) return addrCacheV[i]!;
+      const v = BigInt(n);
+      addrCacheN[i] = n;
+      addrCacheV[i] = v;
+      return v;
+    }
     return (BigInt(r.id) << ADDR_SHIFT) + BigInt(offset);
   }
 
@@ -58,8 +87,17 @@ export class Memory {
 
   /** The region of `size` bytes at `addr`, checked (its offset in `this.off`); `pc` names the instruction on a fault. */
   private resolve(addr: bigint, size: number, pc: number, write: boolean): Region {
-    const id = Number(addr >> ADDR_SHIFT);
-    const off = Number(addr & LOW);
+    let id: number;
+    let off: number;
+    if (addr >= 0n && addr <= M64) {
+      // the halves through a typed array: no BigInt arithmetic (allocations)
+      S64[0] = addr;
+      id = S32[HI]! >>> 0;
+      off = S32[LO]! >>> 0;
+    } else {
+      id = Number(addr >> ADDR_SHIFT);
+      off = Number(addr & LOW);
+    }
     const r = id < this.regions.length ? this.regions[id] : undefined;
     if (r === undefined || !r.live) throw this.fault(pc, addr, size, write, addr === 0n ? 'a NULL pointer' : 'no region (not a pointer)');
     if (off + size > r.size) throw this.fault(pc, addr, size, write, `past the end of the ${r.kind} (${r.size} bytes, offset ${off})`);
@@ -68,8 +106,17 @@ export class Memory {
     return r;
   }
 
+  /** Whether `r` is a live region of this address space. */
+  owns(r: Region): boolean {
+    return r.live && this.regions[r.id] === r;
+  }
+
   region(addr: bigint): Region | undefined {
-    const id = Number(addr >> ADDR_SHIFT);
+    let id: number;
+    if (addr >= 0n && addr <= M64) {
+      S64[0] = addr;
+      id = S32[HI]! >>> 0;
+    } else id = Number(addr >> ADDR_SHIFT);
     const r = id < this.regions.length ? this.regions[id] : undefined;
     return r?.live ? r : undefined;
   }
@@ -113,12 +160,110 @@ export class Memory {
     }
   }
 
+  /**
+   * Without BigInt, for the compiled path: the address is the pair `hi:lo` (int32 halves, as the
+   * compiled code holds registers) plus `off`. Returns the low 32 bits of the value (int32) and leaves
+   * the high 32 bits in `hi` (0 for loads of 1, 2 or 4 bytes, unless the context gives a pointer).
+   * Same checks and same faults as load(): anything but the common case goes through load() itself.
+   */
+  loadP(ahi: number, alo: number, off: number, size: number, pc: number): number {
+    let o = (alo >>> 0) + off;
+    let id = ahi;
+    if (o > 0xffffffff) {
+      o -= 0x100000000;
+      id = (id + 1) | 0;
+    } else if (o < 0) {
+      o += 0x100000000;
+      id = (id - 1) | 0;
+    }
+    const regions = this.regions;
+    const r = id >= 0 && id < regions.length ? regions[id] : undefined;
+    if (r === undefined || !r.live || o + size > r.size) return this.loadSlow(id, o, size, pc);
+    if (r.pointerField !== undefined) {
+      const p = r.pointerField(o, size);
+      if (p !== undefined) return this.split(p);
+    }
+    const v = r.view;
+    switch (size) {
+      case 1:
+        this.hi = 0;
+        return v.getUint8(o);
+      case 2:
+        this.hi = 0;
+        return v.getUint16(o, true);
+      case 4:
+        this.hi = 0;
+        return v.getInt32(o, true);
+      default:
+        this.hi = v.getInt32(o + 4, true);
+        return v.getInt32(o, true);
+    }
+  }
+
+  /** Store the pair `vhi:vlo` (its low `size` bytes) at `ahi:alo` + `off`, without BigInt; checked as store(). */
+  storeP(ahi: number, alo: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
+    let o = (alo >>> 0) + off;
+    let id = ahi;
+    if (o > 0xffffffff) {
+      o -= 0x100000000;
+      id = (id + 1) | 0;
+    } else if (o < 0) {
+      o += 0x100000000;
+      id = (id - 1) | 0;
+    }
+    const regions = this.regions;
+    const r = id >= 0 && id < regions.length ? regions[id] : undefined;
+    if (r === undefined || !r.live || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {
+      this.store(pairAddress(id, o), size, (BigInt(vhi >>> 0) << 32n) | BigInt(vlo >>> 0), pc);
+      return;
+    }
+    const v = r.view;
+    switch (size) {
+      case 1:
+        v.setUint8(o, vlo);
+        return;
+      case 2:
+        v.setUint16(o, vlo, true);
+        return;
+      case 4:
+        v.setInt32(o, vlo, true);
+        return;
+      default:
+        v.setInt32(o, vlo, true);
+        v.setInt32(o + 4, vhi, true);
+    }
+  }
+
+  /** High 32 bits (int32) of the last loadP(). */
+  hi = 0;
+
+  private loadSlow(id: number, o: number, size: number, pc: number): number {
+    return this.split(this.load(pairAddress(id, o), size, pc));
+  }
+
+  /** A u64 BigInt as int32 halves: the low half returned, the high half in `hi`. */
+  private split(v: bigint): number {
+    S64[0] = v;
+    this.hi = S32[HI]!;
+    return S32[LO]!;
+  }
+
   /** `len` bytes at `addr` for a helper argument (checked like a load). */
   bytes(addr: bigint, len: number, pc: number, write = false): Uint8Array {
     if (len === 0) return new Uint8Array(0);
     const r = this.resolve(addr, len, pc, write);
-    return r.bytes.subarray(this.off, this.off + len);
+    const off = this.off;
+    // Helpers ask for the same few views run after run (a key on the stack, an event): the view is
+    // reused while it still shows the same bytes of the same region (callers never keep it).
+    const i = (r.id * 31 + off + (off >>> 9) * 5 + len) & (VIEW_CACHE - 1); // (frames are 512 bytes apart)
+    const c = this.views[i];
+    if (c !== undefined && c.bytes === r.bytes && c.off === off && c.view.byteLength === len) return c.view;
+    const view = r.bytes.subarray(off, off + len);
+    this.views[i] = { bytes: r.bytes, off, view };
+    return view;
   }
+
+  private readonly views: ({ bytes: Uint8Array; off: number; view: Uint8Array } | undefined)[] = new Array(VIEW_CACHE).fill(undefined);
 
   fault(pc: number, addr: bigint, size: number, write: boolean, what: string): RuntimeFault {
     return new RuntimeFault(`instruction ${pc}: ${write ? 'store' : 'load'} of ${size} bytes at 0x${addr.toString(16)} is outside the program's memory: ${what}`, { insn: pc });
