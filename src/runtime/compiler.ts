@@ -19,7 +19,12 @@ import type { RunEnv } from './env.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 
-export type Compiled = (env: RunEnv, stack: Region, r1: bigint) => bigint;
+export interface Compiled {
+  /** Run with r1 = `r1`; r0 at exit (u64). */
+  (env: RunEnv, stack: Region, r1: bigint): bigint;
+  /** The same run, giving the low 32 bits of r0 as an int32 (no BigInt for the result). */
+  low32(env: RunEnv, stack: Region, r1: bigint): number;
+}
 
 /** An operand: a register's halves, or a sign-extended immediate's (as literals). */
 interface Operand {
@@ -382,7 +387,7 @@ function structured(p: Linked, starts: number[]): { source: string; entry: strin
         `t = (r10l >>> 0) - ${STACK_SIZE}; u = t < 0 ? (r10h - 1) | 0 : r10h; ` +
         `if ((u >>> 0) < (stack.id >>> 0)) throw fault(${i}, 'stack overflow'); ` +
         `${store(10)} f${t}(env, stack, t | 0, u, depth + 1); ${load(6)}`,
-      exit: () => (main ? 'return A(r0l, r0h);' : `${store(6)} return;`),
+      exit: () => (main ? 'T.h = r0h; return r0l;' : `${store(6)} return;`),
     };
     const targets = new Set<number>();
     for (let i = a; i < b; i++) {
@@ -451,7 +456,7 @@ function dispatchLoop(p: Linked): { source: string; entry: string } {
       `t = (r10l >>> 0) - ${STACK_SIZE}; if (t < 0) r10h = (r10h - 1) | 0; r10l = t | 0; ` +
       `if ((r10h >>> 0) < (stack.id >>> 0)) throw fault(${i}, 'stack overflow'); ` +
       `pc = ${t}; continue;`,
-    exit: () => (calls ? `if (fp === 0) return A(r0l, r0h); fp -= ${FRAME}; pc = FR[fp]; ${restore} continue;` : 'return A(r0l, r0h);'),
+    exit: () => (calls ? `if (fp === 0) { T.h = r0h; return r0l; } fp -= ${FRAME}; pc = FR[fp]; ${restore} continue;` : 'T.h = r0h; return r0l;'),
   };
   const lines: string[] = [];
   for (let i = 0; i < c.count; i++) {
@@ -487,11 +492,17 @@ export function compile(p: Linked): Compiled {
   const loop = (pc: number) => new RuntimeFault(`program '${p.name}' ran more than ${MAX_STEPS} backward jumps (instruction ${pc}); stopped`, { insn: pc });
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'fault', 'loop', `${source}\n  return ${entry};`);
-  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, fault, loop) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => bigint;
-  return (env, stack, r1) => {
+  // The entry returns r0's low half and leaves the high half in T.h.
+  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, fault, loop) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
+  const low32 = (env: RunEnv, stack: Region, r1: bigint): number => {
     const l = fromBig(r1);
     return fn(env, stack, l, T.h, stack.bytes.byteLength | 0, stack.id | 0, 0);
   };
+  const run = (env: RunEnv, stack: Region, r1: bigint): bigint => {
+    const l = low32(env, stack, r1);
+    return toBig(l, T.h);
+  };
+  return Object.assign(run, { low32 });
 }
 
 /** Scratch for the high half of two-result functions. */

@@ -11,8 +11,29 @@ export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: big
 
 const neg = (errno: number): bigint => BigInt.asUintN(64, BigInt(-errno));
 const U32 = 0xffffffffn;
-const BPF_F_CURRENT_CPU = 0xffffffffn;
-const CTXLEN_MASK = 0xfffffn << 32n;
+const BPF_F_CURRENT_CPU = 0xffffffff;
+const CTXLEN_MASK = 0xfffff; // of the high half of the flags
+const EINVAL = neg(E.EINVAL);
+const EFAULT = neg(E.EFAULT);
+const E2BIG = neg(E.E2BIG);
+const ENOENT = neg(E.ENOENT);
+const EOPNOTSUPP = neg(E.EOPNOTSUPP);
+const ENOSPC = neg(E.ENOSPC);
+const EAGAIN = neg(E.EAGAIN);
+
+/** A u64 BigInt's halves through a typed array: no BigInt arithmetic (allocations). */
+const S64 = new BigUint64Array(1);
+const S32 = new Uint32Array(S64.buffer);
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
+/** The low 32 bits of `v` (u32); the high 32 bits in `hi32`. */
+let hi32 = 0;
+function lo32(v: bigint): number {
+  S64[0] = v;
+  hi32 = S32[HI]!;
+  return S32[LO]!;
+}
 
 function mapArg(env: RunEnv, addr: bigint, pc: number, helper: string): RuntimeMap {
   const m = env.mapAt(addr);
@@ -26,32 +47,35 @@ function key(env: RunEnv, m: RuntimeMap, addr: bigint, pc: number): Uint8Array {
 
 function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number): bigint {
   const m = mapArg(env, r2, pc, 'bpf_perf_event_output');
-  if (!(m instanceof PerfEventArrayMap)) return neg(E.EINVAL);
-  const flags = r3;
-  if (flags & ~(CTXLEN_MASK | U32)) return neg(E.EINVAL);
-  const skbBytes = Number((flags & CTXLEN_MASK) >> 32n);
+  if (!(m instanceof PerfEventArrayMap)) return EINVAL;
+  // flags: the low 32 bits the slot (or BPF_F_CURRENT_CPU), bits 32..51 the packet bytes to append
+  const flagsLo = lo32(r3);
+  const flagsHi = hi32;
+  if ((flagsHi & ~CTXLEN_MASK) !== 0) return EINVAL;
+  const skbBytes = flagsHi;
   const size = Number(r5);
   const meta = env.mem.bytes(r4, size, pc);
   let extra: Uint8Array | undefined;
   if (skbBytes > 0) {
     const ctx = env.mem.region(r1);
-    if (!ctx || ctx !== env.ctx || !env.packet) return neg(E.EINVAL);
-    if (skbBytes > env.packet.size) return neg(E.EFAULT);
+    if (!ctx || ctx !== env.ctx || !env.packet) return EINVAL;
+    if (skbBytes > env.packet.size) return EFAULT;
     extra = env.packet.bytes.subarray(0, skbBytes);
   }
-  let slot = Number(flags & U32);
-  if ((flags & U32) === BPF_F_CURRENT_CPU) slot = env.cpu;
-  if (slot >= m.spec.maxEntries) return neg(E.E2BIG);
-  if (!env.sink.slotOpen(m, slot)) return neg(E.ENOENT);
+  const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
+  if (slot >= m.spec.maxEntries) return E2BIG;
+  const sink = env.sink;
+  if (!sink.slotOpen(m, slot)) return ENOENT;
   // A slot's perf event lives on one CPU: slot k*ncpu + c is read on CPU c (channels).
-  if (slot % m.ncpus !== env.cpu) return neg(E.EOPNOTSUPP);
+  if (slot % m.ncpus !== env.cpu) return EOPNOTSUPP;
   // The raw sample is padded so that its u32 size plus the data is a multiple of 8.
   const raw = size + skbBytes;
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;
+  if (sink.output !== undefined) return sink.output(m, env.cpu, slot, env.now(), meta, extra, padded, padded + 12) ? 0n : ENOSPC;
   const data = new Uint8Array(padded);
   data.set(meta, 0);
   if (extra) data.set(extra, size);
-  return env.sink.push(m, { cpu: env.cpu, slot, data, ts: env.now() }, padded + 12) ? 0n : neg(E.ENOSPC);
+  return sink.push(m, { cpu: env.cpu, slot, data, ts: env.now() }, padded + 12) ? 0n : ENOSPC;
 }
 
 function ringbuf(env: RunEnv, addr: bigint, pc: number, helper: string): RingbufMap {
@@ -72,7 +96,16 @@ function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigi
   }
   m.reservations.delete(r.id);
   env.mem.release(r);
-  env.sink.commit(m, discard ? undefined : { cpu: env.cpu, slot: undefined, data: r.bytes.slice(), ts: env.now() }, rbRecordBytes(r.bytes.byteLength));
+  const sink = env.sink;
+  const bytes = rbRecordBytes(r.bytes.byteLength);
+  if (sink.commitData !== undefined) {
+    // the reader copies the record: its bytes can back a later reservation
+    sink.commitData(m, env.cpu, discard ? 0n : env.now(), discard ? undefined : r.bytes, bytes);
+    const size = r.bytes.byteLength;
+    let list = m.spare.get(size);
+    if (list === undefined) m.spare.set(size, (list = []));
+    if (list.length < 16) list.push({ bytes: r.bytes, view: r.view });
+  } else sink.commit(m, discard ? undefined : { cpu: env.cpu, slot: undefined, data: r.bytes.slice(), ts: env.now() }, bytes);
   return 0n;
 }
 
@@ -112,23 +145,30 @@ const helpers: Record<number, [string, HelperFn]> = {
   8: ['bpf_get_smp_processor_id', (env) => BigInt(env.cpu)],
   25: ['bpf_perf_event_output', perfOutput],
   26: ['bpf_skb_load_bytes', (env, r1, r2, r3, r4, _r5, pc) => {
-    const len = Number(r4 & U32);
+    const len = lo32(r4);
     const to = env.mem.bytes(r3, len, pc, true);
-    const off = Number(BigInt.asIntN(32, r2 & U32));
+    const off = lo32(r2) | 0;
     const pkt = env.packet;
     if (!pkt || env.mem.region(r1) !== env.ctx || off < 0 || len === 0 || off + len > pkt.size) {
       to.fill(0);
-      return neg(E.EFAULT);
+      return EFAULT;
     }
-    to.set(pkt.bytes.subarray(off, off + len));
+    const from = pkt.bytes;
+    if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
+    else to.set(from.subarray(off, off + len));
     return 0n;
   }],
   130: ['bpf_ringbuf_output', (env, r1, r2, r3, r4, _r5, pc) => {
     const m = ringbuf(env, r1, pc, 'bpf_ringbuf_output');
-    if (r4 & ~3n) return neg(E.EINVAL);
+    if (r4 & ~3n) return EINVAL;
     const size = Number(r3);
+    const sink = env.sink;
+    if (sink.output !== undefined) {
+      const data = env.mem.bytes(r2, size, pc);
+      return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.byteLength, rbRecordBytes(size)) ? 0n : EAGAIN;
+    }
     const data = env.mem.bytes(r2, size, pc).slice();
-    return env.sink.push(m, { cpu: env.cpu, slot: undefined, data, ts: env.now() }, rbRecordBytes(size)) ? 0n : neg(E.EAGAIN);
+    return sink.push(m, { cpu: env.cpu, slot: undefined, data, ts: env.now() }, rbRecordBytes(size)) ? 0n : EAGAIN;
   }],
   131: ['bpf_ringbuf_reserve', (env, r1, r2, r3, _r4, _r5, pc) => {
     const m = ringbuf(env, r1, pc, 'bpf_ringbuf_reserve');
@@ -136,7 +176,10 @@ const helpers: Record<number, [string, HelperFn]> = {
     if (r3 !== 0n || size > m.spec.maxEntries - 8) return 0n;
     // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
     if (!env.sink.reserve(m, rbRecordBytes(size))) return 0n;
-    const r = env.mem.add('ringbuf record', new Uint8Array(size), true, m);
+    // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
+    const spare = m.spare.get(size)?.pop();
+    if (spare !== undefined) spare.bytes.fill(0);
+    const r = spare !== undefined ? env.mem.add('ringbuf record', spare.bytes, true, m, spare.view) : env.mem.add('ringbuf record', new Uint8Array(size), true, m);
     m.reservations.set(r.id, r);
     return Memory.address(r);
   }],

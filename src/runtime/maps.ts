@@ -7,12 +7,15 @@ import { NotSupportedError, UsageError } from '../errors.js';
 import { MapType, mapTypeName } from '../object/uapi.js';
 import type { MapSpec } from '../object/types.js';
 import { Memory, type Region } from './memory.js';
+import type { RuntimeReader } from './reader.js';
 
 export const E = { ENOENT: 2, E2BIG: 7, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAGAIN: 11, EOPNOTSUPP: 95, EBUSY: 16 } as const;
 
 export abstract class RuntimeMap {
   /** The region programs get for the map itself (ld_imm64 map fd). */
   readonly handle: Region;
+  /** @internal The runtime's open event readers of this map (perf event array, ring buffer). */
+  readers: RuntimeReader[] = [];
 
   constructor(readonly spec: MapSpec, readonly mem: Memory, readonly ncpus: number) {
     this.handle = mem.add('map', new Uint8Array(0), false, this);
@@ -63,8 +66,10 @@ export abstract class RuntimeMap {
   }
 }
 
+/** The key's first 4 bytes as a little-endian u32 (no DataView per lookup; a shorter key throws as DataView would). */
 function u32(key: Uint8Array): number {
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(0, true);
+  if (key.byteLength < 4) throw new RangeError('Offset is outside the bounds of the DataView');
+  return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
 }
 
 class ArrayMap extends RuntimeMap {
@@ -116,7 +121,7 @@ class ArrayMap extends RuntimeMap {
 }
 
 class HashMap extends RuntimeMap {
-  private readonly entries = new Map<string, { key: Uint8Array; values: Region[] }>();
+  private readonly entries = new Map<number | string, { key: Uint8Array; values: Region[] }>();
 
   constructor(spec: MapSpec, mem: Memory, ncpus: number, private readonly percpu: boolean, private readonly lru: boolean) {
     super(spec, mem, ncpus);
@@ -126,12 +131,31 @@ class HashMap extends RuntimeMap {
     return this.percpu;
   }
 
-  private static id(key: Uint8Array): string {
-    return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  /**
+   * The entry id of a key (its first keySize bytes), without a Buffer per lookup: keys of up to 6
+   * bytes are numbers, longer ones strings of 16-bit units (both one-to-one for the map's key size); a
+   * key shorter than the key size (from user space) a string of another length, tagged with its own.
+   */
+  private id(key: Uint8Array): number | string {
+    const ks = this.spec.keySize;
+    const n = Math.min(ks, key.byteLength);
+    if (n === ks) {
+      if (n <= 6) {
+        let v = 0;
+        for (let i = n - 1; i >= 0; i--) v = v * 256 + key[i]!;
+        return v;
+      }
+      let s = '';
+      let i = 0;
+      for (; i + 1 < n; i += 2) s += String.fromCharCode(key[i]! | (key[i + 1]! << 8));
+      if (i < n) s += String.fromCharCode(key[i]!);
+      return s;
+    }
+    return String.fromCharCode(n) + Buffer.from(key.buffer, key.byteOffset, n).toString('latin1') + '\0'.repeat(ks + 2 - n);
   }
 
   override lookupAddr(key: Uint8Array, cpu: number): bigint {
-    const k = HashMap.id(key.subarray(0, this.spec.keySize));
+    const k = this.id(key);
     const e = this.entries.get(k);
     if (!e) return 0n;
     if (this.lru) {
@@ -143,14 +167,14 @@ class HashMap extends RuntimeMap {
 
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
     if (flags > 2) return -E.EINVAL;
-    const k = HashMap.id(key.subarray(0, this.spec.keySize));
+    const k = this.id(key);
     let e = this.entries.get(k);
     if (e && flags === 1) return -E.EEXIST;
     if (!e && flags === 2) return -E.ENOENT;
     if (!e) {
       if (this.entries.size >= this.spec.maxEntries) {
         if (!this.lru) return -E.E2BIG;
-        const oldest = this.entries.keys().next().value as string;
+        const oldest = this.entries.keys().next().value as number | string;
         this.deleteId(oldest);
       }
       const n = this.percpu ? this.ncpus : 1;
@@ -167,11 +191,11 @@ class HashMap extends RuntimeMap {
   }
 
   override delete(key: Uint8Array): number {
-    const k = HashMap.id(key.subarray(0, this.spec.keySize));
+    const k = this.id(key);
     return this.deleteId(k) ? 0 : -E.ENOENT;
   }
 
-  private deleteId(k: string): boolean {
+  private deleteId(k: number | string): boolean {
     const e = this.entries.get(k);
     if (!e) return false;
     this.entries.delete(k);
@@ -202,13 +226,57 @@ export interface OutputSink {
   reserve(map: RuntimeMap, bytes: number): boolean;
   /** End a reservation: deliver `rec` (submit) or give the bytes back (discard, rec undefined). */
   commit(map: RuntimeMap, rec: OutputRecord | undefined, bytes: number): void;
+  /**
+   * Optional, the same as push() without the record object: the record is `head`, then `tail` (if
+   * any), then zeros up to `size` bytes, copied once by the reader. Helpers use it when present.
+   */
+  output?(map: RuntimeMap, cpu: number, slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number, bytes: number): boolean;
+  /** Optional, the same as commit() without the record object (`data` undefined: discard). */
+  commitData?(map: RuntimeMap, cpu: number, ts: bigint, data: Uint8Array | undefined, bytes: number): void;
 }
 
 export class PerfEventArrayMap extends RuntimeMap {}
 
+/**
+ * Regions by id, in an array (ids are small and reused): a Map that gains and loses one entry per
+ * run rehashes on every delete.
+ */
+class RegionsById {
+  private readonly a: (Region | undefined)[] = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  has(id: number): boolean {
+    return this.a[id] !== undefined;
+  }
+
+  get(id: number): Region | undefined {
+    return this.a[id];
+  }
+
+  set(id: number, r: Region): this {
+    while (this.a.length <= id) this.a.push(undefined);
+    if (this.a[id] === undefined) this.n++;
+    this.a[id] = r;
+    return this;
+  }
+
+  delete(id: number): boolean {
+    if (this.a[id] === undefined) return false;
+    this.a[id] = undefined;
+    this.n--;
+    return true;
+  }
+}
+
 export class RingbufMap extends RuntimeMap {
   /** Open reservations (region id → region), released on submit/discard. */
-  readonly reservations = new Map<number, Region>();
+  readonly reservations = new RegionsById();
+  /** @internal Backing bytes of released records, by size, for the next reservations (zeroed then). */
+  readonly spare = new Map<number, { bytes: Uint8Array; view: DataView }[]>();
 }
 
 export function createMap(spec: MapSpec, mem: Memory, ncpus: number): RuntimeMap {

@@ -51,10 +51,11 @@ export class Memory {
   private readonly regions: (Region | undefined)[] = [undefined]; // id 0: NULL
   private readonly free: number[] = [];
 
-  add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown): Region {
+  /** `view`: a DataView over exactly `bytes`, if the caller has one (else one is made). */
+  add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown, view?: DataView): Region {
     const id = this.free.pop() ?? this.regions.length;
     // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
-    const r: Region = { id, kind, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, writableAt: undefined };
+    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, writableAt: undefined };
     this.regions[id] = r;
     return r;
   }

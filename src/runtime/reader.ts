@@ -4,26 +4,71 @@
  * loss rules: an output that does not fit fails in the program and is reported as lost.
  */
 import { ClosedError, UsageError } from '../errors.js';
-import { batchOf, type EventBatch } from '../ring/batch.js';
+import { BatchBuilder, type EventBatch } from '../ring/batch.js';
 import type { StructDecoder } from '../ring/struct-decoder.js';
-import type { Lost, ReaderStats, RingEvent, Sample } from '../ring/types.js';
+import type { Lost, ReaderStats, RingEvent } from '../ring/types.js';
 import type { OutputRecord, RuntimeMap } from './maps.js';
+
+/**
+ * Records are copied once, into slabs (blocks of SLAB bytes, or one record's size if larger) that are
+ * written front to back and never rewritten: a batch's sample data are views into them, safe to keep
+ * (a kept view keeps its slab alive). Per record the ring keeps columns (offset, length, slab, time):
+ * no object per event.
+ */
+const SLAB = 64 * 1024;
+const INITIAL_COLUMNS = 256;
 
 interface Ring {
   cpu: number;
   slot: number | undefined;
   used: number;
-  events: RingEvent[];
   lost: number;
+  /** Records waiting: columns. */
+  n: number;
+  off: Int32Array;
+  len: Int32Array;
+  seg: Int32Array;
+  ts: BigUint64Array;
+  /** The slabs the waiting records are in (seg indexes this). */
+  segs: Uint8Array[];
+  /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
+  slab: Uint8Array;
+  pos: number;
+  cur: number;
+}
+
+function newRing(cpu: number, slot: number | undefined): Ring {
+  return {
+    cpu, slot, used: 0, lost: 0, n: 0,
+    off: new Int32Array(INITIAL_COLUMNS), len: new Int32Array(INITIAL_COLUMNS), seg: new Int32Array(INITIAL_COLUMNS), ts: new BigUint64Array(INITIAL_COLUMNS),
+    segs: [], slab: new Uint8Array(0), pos: 0, cur: -1,
+  };
+}
+
+function grow(r: Ring): void {
+  const cap = r.off.length * 2;
+  const g = <T extends Int32Array | BigUint64Array>(a: T, b: T): T => {
+    b.set(a as never);
+    return b;
+  };
+  r.off = g(r.off, new Int32Array(cap));
+  r.len = g(r.len, new Int32Array(cap));
+  r.seg = g(r.seg, new Int32Array(cap));
+  r.ts = g(r.ts, new BigUint64Array(cap));
 }
 
 export class RuntimeReader implements AsyncIterable<RingEvent> {
   readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
-  private readonly rings = new Map<number, Ring>();
+  /** Perf event array: the ring of each slot read (by slot); ring buffer: `rb`. */
+  private readonly bySlot: (Ring | undefined)[] = [];
+  private readonly rb: Ring | undefined;
+  private readonly all: Ring[] = [];
   private waiter: (() => void) | undefined;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
   private iterating = false;
+  /** Whether this reads a perf event array (else a ring buffer). */
+  readonly perf: boolean;
 
   /** @internal created by Runtime.openEvents */
   constructor(
@@ -33,20 +78,28 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     private readonly decoder: StructDecoder | undefined,
     private readonly onClose: (r: RuntimeReader) => void,
   ) {
-    if (slots) for (const s of slots) this.rings.set(s, { cpu: s % map.ncpus, slot: s, used: 0, events: [], lost: 0 });
-    else this.rings.set(-1, { cpu: 0, slot: undefined, used: 0, events: [], lost: 0 });
-  }
-
-  get perf(): boolean {
-    return !this.rings.has(-1);
+    this.perf = slots !== undefined;
+    if (slots) {
+      for (const s of slots) {
+        if (this.bySlot[s] !== undefined) continue;
+        const r = newRing(s % map.ncpus, s);
+        this.bySlot[s] = r;
+        this.all.push(r);
+      }
+      this.rb = undefined;
+    } else {
+      this.rb = newRing(0, undefined);
+      this.all.push(this.rb);
+    }
   }
 
   hasSlot(slot: number): boolean {
-    return !this.closed && this.rings.has(slot);
+    return !this.closed && this.bySlot[slot] !== undefined;
   }
 
   private ring(slot: number | undefined): Ring | undefined {
-    return this.closed ? undefined : this.rings.get(slot ?? -1);
+    if (this.closed) return undefined;
+    return slot === undefined ? this.rb : this.bySlot[slot];
   }
 
   /** @internal room for `bytes` in the ring of `slot` */
@@ -70,19 +123,44 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
 
   /** @internal a record that already has its room */
   add(rec: OutputRecord, bytes: number): void {
-    const r = this.ring(rec.slot);
-    if (!r) return;
-    const e: Sample = { cpu: rec.cpu, data: rec.data, ts: rec.ts };
-    if (rec.slot !== undefined) e.slot = rec.slot;
-    r.events.push(e);
     void bytes; // counted when the room was taken
+    this.write(rec.slot, rec.ts, rec.data, undefined, rec.data.byteLength);
+  }
+
+  /**
+   * @internal a record that already has its room, copied from `head`, `tail` (if any), then zeros up
+   * to `size` bytes.
+   */
+  write(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
+    const r = this.ring(slot);
+    if (!r) return;
+    let pos = r.pos;
+    if (pos + size > r.slab.byteLength) {
+      r.slab = new Uint8Array(Math.max(SLAB, size));
+      r.pos = pos = 0;
+      r.cur = -1;
+    }
+    if (r.cur < 0) {
+      r.cur = r.segs.length;
+      r.segs.push(r.slab);
+    }
+    // the slab is fresh zeros past `pos`: the padding is already there
+    r.slab.set(head, pos);
+    if (tail !== undefined) r.slab.set(tail, pos + head.byteLength);
+    r.pos = pos + size;
+    if (r.n === r.off.length) grow(r);
+    const i = r.n++;
+    r.off[i] = pos;
+    r.len[i] = size;
+    r.seg[i] = r.cur;
+    r.ts[i] = ts;
     this.wake();
   }
 
   /** Bytes waiting in the rings (replay waits while they are above half the capacity). */
   get queued(): number {
     let n = 0;
-    for (const r of this.rings.values()) n = Math.max(n, r.used);
+    for (const r of this.all) n = Math.max(n, r.used);
     return n;
   }
 
@@ -102,22 +180,48 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     w?.();
   }
 
-  private takeAll(): RingEvent[] {
-    const out: RingEvent[] = [];
-    for (const r of this.rings.values()) {
-      for (const e of r.events) out.push(e);
-      r.events = [];
+  /**
+   * What the rings hold now, as one batch (undefined when nothing): perf samples in time order (stable:
+   * a ring's own order for equal times), loss notices after them in ring order.
+   */
+  private takeAll(): EventBatch | undefined {
+    const b = new BatchBuilder(this.decoder, this.perf);
+    let n = 0;
+    for (const r of this.all) n += r.n;
+    b.reserve(n);
+    let k = 0;
+    let sorted = true;
+    let prev = 0n;
+    for (const r of this.all) {
+      const base = b.segs.length;
+      for (const buf of r.segs) b.segment(buf, r.cpu, r.slot, false);
+      for (let i = 0; i < r.n; i++, k++) {
+        const ts = r.ts[i]!;
+        if (ts < prev) sorted = false;
+        prev = ts;
+        b.off[k] = r.off[i]!;
+        b.len[k] = r.len[i]!;
+        b.seg[k] = base + r.seg[i]!;
+        b.tsLo[k] = Number(ts & 0xffffffffn);
+        b.tsHi[k] = Number(ts >> 32n);
+        b.bytes += r.len[i]!;
+      }
+      r.n = 0;
+      r.segs = [];
+      r.cur = -1;
       r.used = 0;
       if (r.lost > 0) {
         const l: Lost = { cpu: r.cpu, lost: r.lost };
         if (r.slot !== undefined) l.slot = r.slot;
-        out.push(l);
+        b.lost.push(l);
         r.lost = 0;
       }
     }
-    if (this.perf) out.sort((a, b) => Number((a.lost === undefined ? a.ts ?? 0n : 0n) - (b.lost === undefined ? b.ts ?? 0n : 0n)));
+    b.n = n;
+    b.withTs = n > 0;
+    if (this.perf && !sorted) sortByTime(b, n);
     for (const w of this.drainWaiters.splice(0)) w();
-    return out;
+    return b.empty ? undefined : b.take();
   }
 
   /** Batches of events as they come (the same EventBatch as the kernel reader). */
@@ -126,9 +230,8 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     this.iterating = true;
     try {
       for (;;) {
-        const events = this.takeAll();
-        if (events.length > 0) {
-          const b = batchOf(events.map(strip), this.decoder, this.perf);
+        const b = this.takeAll();
+        if (b !== undefined) {
           this.stats.received += b.length;
           this.stats.lost += b.lostCount;
           this.stats.bytes += b.bytes;
@@ -167,11 +270,18 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   }
 }
 
-function strip(e: RingEvent): RingEvent {
-  if (e.lost !== undefined) return e;
-  const { cpu, slot, ts, data } = e;
-  const s: Sample = { cpu, data };
-  if (slot !== undefined) s.slot = slot;
-  if (ts !== undefined) s.ts = ts;
-  return s;
+/** Reorder the first `n` samples of `b` by time (stable), as the kernel reader's merge of the CPUs' rings. */
+function sortByTime(b: BatchBuilder, n: number): void {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  // the high halves compared first: times past 2^53 stay exact
+  idx.sort((x, y) => b.tsHi[x]! - b.tsHi[y]! || b.tsLo[x]! - b.tsLo[y]!);
+  const perm = <T extends Int32Array | Uint32Array | Uint16Array>(a: T) => {
+    const c = a.slice(0, n);
+    for (let i = 0; i < n; i++) a[i] = c[idx[i]!]!;
+  };
+  perm(b.off);
+  perm(b.len);
+  perm(b.seg);
+  perm(b.tsLo);
+  perm(b.tsHi);
 }

@@ -93,6 +93,10 @@ export class Runtime {
   private readonly env: RunEnv;
   private readonly skb: SkbContext;
   private readonly unsupported = new Map<string, NotSupportedError>();
+  /** bpf_ktime_get_ns of the current run (undefined: the clock). */
+  private tsNs: bigint | undefined = undefined;
+  /** The context's address (r1 at entry): the same region every run. */
+  private readonly ctxAddr: bigint;
 
   private constructor(spec: ObjectSpec, o: RuntimeOptions) {
     this.spec = spec;
@@ -137,18 +141,37 @@ export class Runtime {
         if (rec) r.add(rec, bytes);
         else r.giveBack(bytes);
       },
+      output: (map, _cpu, slot, ts, head, tail, size, bytes) => {
+        const r = this.readerOf(map, slot);
+        if (r === undefined || !r.take(slot, bytes)) return false;
+        r.write(slot, ts, head, tail, size);
+        return true;
+      },
+      commitData: (map, _cpu, ts, data, bytes) => {
+        const r = this.readerOf(map, undefined);
+        if (r === undefined) return;
+        if (data !== undefined) r.write(undefined, ts, data, undefined, data.byteLength);
+        else r.giveBack(bytes);
+      },
     };
+    const mem = this.mem;
+    const byHandle = this.byHandle;
     this.env = {
-      mem: this.mem,
+      mem,
       sink,
-      mapAt: (addr) => this.byHandle.get(Number(addr >> 32n)),
+      // the id half without BigInt arithmetic (Memory.region splits through a typed array)
+      mapAt: (addr) => {
+        const r = mem.region(addr);
+        return r !== undefined && r.kind === 'map' ? byHandle.get(r.id) : undefined;
+      },
       cpu: 0,
-      now: () => process.hrtime.bigint(),
+      now: () => (this.tsNs !== undefined ? this.tsNs : process.hrtime.bigint()),
       random: () => this.random(),
       trace: (l) => this.onTrace(l),
       packet: undefined,
       ctx: undefined,
     };
+    this.ctxAddr = Memory.address(this.skb.ctx);
     const wanted = o.programs;
     for (const p of spec.programs) {
       if (wanted && !wanted.includes(p.name)) continue;
@@ -213,16 +236,16 @@ export class Runtime {
     const skb = this.skb;
     skb.fill(packet, o);
     const env = this.env;
-    env.cpu = o.cpu ?? 0;
-    if (env.cpu >= this.ncpus) throw new UsageError(`cpu ${env.cpu} is not one of the runtime's ${this.ncpus} CPUs`);
-    const ts = o.tsNs;
-    env.now = ts !== undefined ? () => ts : () => process.hrtime.bigint();
+    const cpu = o.cpu ?? 0;
+    env.cpu = cpu;
+    if (cpu >= this.ncpus) throw new UsageError(`cpu ${cpu} is not one of the runtime's ${this.ncpus} CPUs`);
+    this.tsNs = o.tsNs;
     env.packet = skb.packet;
     env.ctx = skb.ctx;
     try {
-      const ctxAddr = Memory.address(skb.ctx);
-      const r0 = compiled ? compiled(env, this.stack, ctxAddr) : interpret(linked, env, this.stack, ctxAddr);
-      return { retval: Number(BigInt.asIntN(32, r0)) };
+      // compiled: r0's low half as an int32 directly (no BigInt)
+      const retval = compiled ? compiled.low32(env, this.stack, this.ctxAddr) : Number(BigInt.asIntN(32, interpret(linked, env, this.stack, this.ctxAddr)));
+      return { retval };
     } catch (err) {
       if (err instanceof RuntimeFault && !err.message.startsWith('program ')) throw new RuntimeFault(`program '${linked.name}' ${err.message}`, { insn: err.insn, cause: err });
       throw err;
@@ -260,13 +283,21 @@ export class Runtime {
         decoder = withLengthField(compileDecoder(btf, id));
       } else decoder = withLengthField(structDecoder(btf, o.struct));
     }
-    const reader = new RuntimeReader(m, slots, capacity, decoder, (r) => this.readers.delete(r));
+    const reader = new RuntimeReader(m, slots, capacity, decoder, (r) => {
+      this.readers.delete(r);
+      r.map.readers = r.map.readers.filter((x) => x !== r);
+    });
     this.readers.add(reader);
+    m.readers = [...m.readers, reader];
     return reader;
   }
 
   private readerOf(map: RuntimeMap, slot: number | undefined): RuntimeReader | undefined {
-    for (const r of this.readers) if (r.map === map && (slot === undefined ? !r.perf : r.hasSlot(slot))) return r;
+    const rs = map.readers;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i]!;
+      if (slot === undefined ? !r.perf : r.hasSlot(slot)) return r;
+    }
     return undefined;
   }
 }

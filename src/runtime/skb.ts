@@ -35,7 +35,7 @@ const PACKET_OTHERHOST = 3;
 
 function pktType(frame: Uint8Array, mac: Uint8Array): number {
   if (frame.byteLength < 6) return PACKET_HOST;
-  if (frame[0]! & 1) return frame.subarray(0, 6).every((b) => b === 0xff) ? PACKET_BROADCAST : PACKET_MULTICAST;
+  if (frame[0]! & 1) return (frame[0]! & frame[1]! & frame[2]! & frame[3]! & frame[4]! & frame[5]!) === 0xff ? PACKET_BROADCAST : PACKET_MULTICAST;
   for (let i = 0; i < 6; i++) if (frame[i] !== mac[i]) return PACKET_OTHERHOST;
   return PACKET_HOST;
 }
@@ -51,6 +51,8 @@ export class SkbContext {
   readonly packet: Region;
   private base = 0n;
   private end = 0n;
+  /** data_end for each frame length seen (packet addresses: the same few lengths run after run). */
+  private readonly ends = new Map<number, bigint>();
 
   constructor(mem: Memory) {
     this.packet = mem.add('packet', new Uint8Array(2048), true);
@@ -74,7 +76,13 @@ export class SkbContext {
     }
     p.bytes.set(frame);
     p.size = frame.byteLength;
-    this.end = this.base + BigInt(frame.byteLength);
+    const n = frame.byteLength;
+    let end = this.ends.get(n);
+    if (end === undefined) {
+      end = this.base + BigInt(n);
+      if (this.ends.size < 4096) this.ends.set(n, end);
+    }
+    this.end = end;
     const c = this.ctx.bytes;
     c.fill(0);
     const v = this.ctx.view;
