@@ -64,7 +64,7 @@ export {
 
 // machine facts
 export { missingCapabilities, type CapName } from './sys/index.js';
-export { possibleCpus, onlineCpus, ensureBpffs, privateBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, setAffinity, listOpenFds } from './sys/index.js';
+export { possibleCpus, onlineCpus, ensureBpffs, privateBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, netnsCookie, setAffinity, listOpenFds } from './sys/index.js';
 export { PacketSocket, PACKET_OUTGOING, type PacketFrame } from './sys/index.js';
 
 // sinks: Prometheus metrics, NATS JetStream, the live web view

@@ -12,7 +12,7 @@ export { possibleCpus, onlineCpus, parseCpuList, pageSize } from './cpus.js';
 export { ifaceIndex, ifaceName } from './iface.js';
 export { NetlinkSocket } from './netlink-socket.js';
 export { openFdCount, listOpenFds, fdTarget } from './fds.js';
-export { setAffinity, currentCpu, enterNetns } from './process.js';
+export { setAffinity, currentCpu, enterNetns, netnsCookie } from './process.js';
 export { tryLockRange, unlockRange } from './locks.js';
 export { missingCapabilities, effectiveCapabilities, type CapName } from './capabilities.js';
 export { PacketSocket, PACKET_OUTGOING, type PacketFrame } from './packet-socket.js';

@@ -45,6 +45,8 @@ export const recv = lib.func('long recv(int fd, void *buf, size_t len, int flags
   fd: number, buf: Uint8Array, len: number, flags: number) => number;
 export const recvfrom = lib.func('long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *alen)') as (
   fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: Uint32Array) => number;
+export const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as (
+  fd: number, level: number, name: number, val: Uint8Array, len: Uint32Array) => number;
 export const poll = lib.func('int poll(void *fds, unsigned long n, int timeout)') as (fds: Uint8Array, n: number, t: number) => number;
 
 export const if_nametoindex = lib.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number;

@@ -39,3 +39,20 @@ export function enterNetns(nsPath: string): () => void {
     }
   };
 }
+
+/**
+ * The network namespace cookie of the calling thread's namespace (SO_NETNS_COOKIE, Linux 5.14): unlike
+ * the namespace's inode number, never reused for another namespace. Undefined where the kernel has none.
+ */
+export function netnsCookie(): bigint | undefined {
+  const fd = libc.socket(1 /* AF_UNIX */, 2 /* SOCK_DGRAM */ | 0x80000 /* SOCK_CLOEXEC */, 0);
+  if (fd < 0) return undefined;
+  try {
+    const val = new Uint8Array(8);
+    const len = new Uint32Array([8]);
+    if (libc.getsockopt(fd, 1 /* SOL_SOCKET */, 71 /* SO_NETNS_COOKIE */, val, len) < 0) return undefined;
+    return new DataView(val.buffer).getBigUint64(0, true);
+  } finally {
+    libc.close(fd);
+  }
+}

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { withNetns, BpffsGuard, bpfpipeStateOf, type TestNetns } from '../kernel/helpers/index.js';
-import { cli, startCli, ROOT, type RunningCli } from './support.js';
+import { cli, startCli, waitAttached, ROOT } from './support.js';
 
 const ROUNDS = Number(process.env.BPFPIPE_KILL_ROUNDS ?? 20);
 const OBJ = `${ROOT}/bpf/tc_events.o`;
@@ -33,17 +33,6 @@ function assertOnlyForeign(ns: TestNetns, foreign: string, what: string): void {
   assert.equal(fs.existsSync('/sys/fs/bpf/tc/globals/events'), false, `${what}: pins`);
 }
 
-async function waitAttached(ns: TestNetns, run: RunningCli): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const tcx = ns.tryRun('bpftool', ['-j', 'link', 'show']).stdout.includes('"prog_id"');
-    const cls = ns.tryRun('tc', ['filter', 'show', 'dev', ns.dev, 'ingress']).stdout.includes('bpfpipe:');
-    if ((tcx || cls) && fs.existsSync('/run/bpfpipe/attach') && fs.readdirSync('/run/bpfpipe/attach').length > 0) return;
-    if (run.child.exitCode !== null) throw new Error(`run exited early: ${run.stderr()}`);
-    if (Date.now() > deadline) throw new Error('not attached within 10 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const endings = ['SIGINT', 'SIGTERM', 'error', 'SIGKILL'] as const;
 

@@ -7,8 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { withNetns, assertTcClean, BpffsGuard, type TestNetns } from '../kernel/helpers/index.js';
-import { cli, startCli, ROOT, CLI, type RunningCli } from './support.js';
+import { withNetns, createNetns, assertTcClean, BpffsGuard, type TestNetns } from '../kernel/helpers/index.js';
+import { cli, startCli, waitAttached, ROOT, CLI, type RunningCli } from './support.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
@@ -143,6 +143,55 @@ test('demo without root: the userspace runtime, said so; every synthetic packet 
   assert.ok(Number(m[1]) > 100, r.stderr);
   assert.equal(m[2], m[1], 'one event per packet');
   for (const k of [0, 1, 2, 3]) assert.match(r.stdout, new RegExp(`ch${k} udp 198\\.18\\.0\\.1:40000 -> 198\\.18\\.0\\.2:900${k}`));
+});
+
+test('a run killed with SIGKILL whose namespace is then deleted: list names its pins, detach --gone removes them and nothing else', async () => {
+  const manifests = () => (fs.existsSync('/run/bpfpipe/attach') ? fs.readdirSync('/run/bpfpipe/attach') : []);
+  const before = new Set(manifests());
+  const ns = createNetns();
+  let destroyed = false;
+  try {
+    const run = startCli(['run', OBJ, '--iface', ns.dev, '--format', 'none'], { netns: ns.path });
+    let pins: string[] = [];
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const mine = manifests().filter((f) => !before.has(f));
+      if (mine.length === 1) {
+        pins = (JSON.parse(fs.readFileSync(`/run/bpfpipe/attach/${mine[0]}`, 'utf8')) as { pins: string[] }).pins;
+        if (pins.length > 0 && pins.every((p) => fs.existsSync(p)) && ns.tryRun('bpftool', ['-j', 'link', 'show']).stdout.includes('"prog_id"')) break;
+      }
+      if (run.child.exitCode !== null) throw new Error(`run exited early: ${run.stderr()}`);
+      if (Date.now() > deadline) throw new Error('not attached within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    run.child.kill('SIGKILL');
+    await run.exited;
+    ns.destroy();
+    destroyed = true;
+    await withNetns(async (live) => {
+      // A run that is alive in a namespace that exists keeps everything.
+      const other = startCli(['run', OBJ, '--iface', live.dev, '--format', 'none', '--pin', `/sys/fs/bpf/bpfpipe-test-gone-${process.pid}`], { netns: live.path });
+      try {
+        await waitAttached(live, other);
+        const l = cli(['list']);
+        assert.equal(l.status, 0, l.stderr);
+        assert.match(l.stdout, /left behind in deleted network namespaces \(bpfpipe detach --gone removes them\):\n  tc_events on \S+ ingress by bpfpipe run \(pid \d+\): /);
+        for (const p of pins) assert.ok(l.stdout.includes(p), `list names ${p}`);
+        const d = cli(['detach', '--gone']);
+        assert.equal(d.status, 0, d.stderr);
+        assert.match(d.stdout, /removed what bpfpipe run \(pid \d+\) left of tc_events on \S+ ingress in a deleted network namespace: /);
+        for (const p of pins) assert.equal(fs.existsSync(p), false, `${p} removed`);
+        assert.deepEqual(manifests().filter((f) => !before.has(f)).length, 0, 'no manifest of the killed run left');
+        assert.ok(fs.existsSync(`/sys/fs/bpf/bpfpipe-test-gone-${process.pid}/events`), 'the live run keeps its pins');
+        assert.match(cli(['detach', '--gone']).stdout, /nothing was left behind in deleted network namespaces/);
+      } finally {
+        other.child.kill('SIGINT');
+        await other.exitWithin(5000);
+        fs.rmSync(`/sys/fs/bpf/bpfpipe-test-gone-${process.pid}`, { recursive: true, force: true });
+      }
+    });
+  } finally {
+    if (!destroyed) ns.destroy();
+  }
 });
 
 test('attach under `ip netns exec` (a private bpffs whose pins would vanish) is refused with the fix, and leaves nothing', async () => {

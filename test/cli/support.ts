@@ -1,6 +1,8 @@
 /** Running the built `bpfpipe` binary in tests, inside a test network namespace when asked. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TestNetns } from '../kernel/helpers/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
@@ -69,4 +71,17 @@ export async function repeatUntil<T>(done: Promise<T>, tick: () => void, ms = 10
     await Promise.race([p, new Promise((r) => setTimeout(r, ms))]);
   }
   return p;
+}
+
+/** Wait until `run` has attached in `ns` (a tcx link or a bpfpipe filter) and written its manifest. */
+export async function waitAttached(ns: TestNetns, run: RunningCli): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const tcx = ns.tryRun('bpftool', ['-j', 'link', 'show']).stdout.includes('"prog_id"');
+    const cls = ns.tryRun('tc', ['filter', 'show', 'dev', ns.dev, 'ingress']).stdout.includes('bpfpipe:');
+    if ((tcx || cls) && fs.existsSync('/run/bpfpipe/attach') && fs.readdirSync('/run/bpfpipe/attach').length > 0) return;
+    if (run.child.exitCode !== null) throw new Error(`run exited early: ${run.stderr()}`);
+    if (Date.now() > deadline) throw new Error('not attached within 10 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

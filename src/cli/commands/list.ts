@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { orphanManifests } from '../manifest.js';
 import { listAttachments, openPinned, BpfMap, mapTypeName, BPFFS_ROOT, type AttachmentInfo } from '../../index.js';
 
 interface PinnedMap {
@@ -70,8 +71,9 @@ export function listCommand(): Command {
     .action(async (flags: { iface?: string; json?: boolean }) => {
       const attachments = await listAttachments(flags.iface);
       const maps = pinnedMaps(BPFFS_ROOT);
+      const left = orphanManifests().map(({ manifest: m }) => ({ program: m.program, iface: m.iface, direction: m.direction, pid: m.pid, pins: m.pins.filter((p) => fs.existsSync(p)) }));
       if (flags.json) {
-        process.stdout.write(JSON.stringify({ attachments, pinnedMaps: maps }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ attachments, pinnedMaps: maps, leftInDeletedNetns: left }, null, 2) + '\n');
         return;
       }
       process.stdout.write('tc programs:\n');
@@ -80,5 +82,9 @@ export function listCommand(): Command {
       process.stdout.write('pinned maps:\n');
       if (maps.length === 0) process.stdout.write('  (none)\n');
       for (const m of maps) process.stdout.write(`  ${m.path}  ${m.type} id ${m.id} key ${m.keySize} value ${m.valueSize} max ${m.maxEntries}\n`);
+      if (left.length > 0) {
+        process.stdout.write('left behind in deleted network namespaces (bpfpipe detach --gone removes them):\n');
+        for (const l of left) process.stdout.write(`  ${l.program} on ${l.iface} ${l.direction}${l.pid !== undefined ? ` by bpfpipe run (pid ${l.pid})` : ''}: ${l.pins.join(', ') || 'no pins'}\n`);
+      }
     });
 }
