@@ -58,7 +58,12 @@ static __always_inline __u8 *buffer(__u32 size)
 	__u32 zero = 0;
 	__u8 *buf = bpf_map_lookup_elem(&scratch, &zero);
 
-	if (!buf || size < 16 || size > MAX_EVENT)
+	if (!buf || size > MAX_EVENT)
+		return 0;
+	/* Two tests on size itself: merged into one range test on a copy, they bound only the
+	 * copy on older verifiers (Linux 6.1), and the output helper refuses size as unbounded. */
+	asm volatile("" : "+r"(size));
+	if (size < 16)
 		return 0;
 	*(__u64 *)buf = bench_seq++;             /* per-run sequence, used by tests to detect duplicates */
 	*(__u64 *)(buf + 8) = bpf_ktime_get_ns(); /* for latency measurements */

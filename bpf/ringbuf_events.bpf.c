@@ -55,8 +55,14 @@ static __always_inline void fill(struct __sk_buff *skb, struct rb_event *e)
 	e->flags = 0;
 	e->caplen = 0;
 	__builtin_memset(e->packet, 0, SNAPLEN);
-	if (cap > 0 && cap <= SNAPLEN && bpf_skb_load_bytes(skb, 0, e->packet, cap) == 0)
-		e->caplen = cap;
+	/* bpf_skb_load_bytes wants a length of at least 1; Linux 6.1's verifier learns nothing
+	 * from "cap != 0", so test n = cap - 1 < SNAPLEN and pass n + 1 (the barrier keeps clang
+	 * from folding n + 1 back into cap). */
+	__u32 n = cap - 1;
+
+	asm volatile("" : "+r"(n));
+	if (n < SNAPLEN && bpf_skb_load_bytes(skb, 0, e->packet, n + 1) == 0)
+		e->caplen = n + 1;
 }
 
 SEC("tc")

@@ -12,12 +12,12 @@ import { resetTcxProbe } from '../../src/attach/probe.js';
 import { kernel, useKernel, type Kernel } from '../../src/sys/index.js';
 import { Cmd } from '../../src/kernel/attr.js';
 import { NotSupportedError, PermissionError, SyscallError } from '../../src/errors.js';
-import { withNetns, tcState, linksOf, loadCounter, eventually, fdSnapshot, assertNoFdLeak, assertNothingLeft, bpfpipeStateFor } from './helpers/index.js';
+import { withNetns, tcState, linksOf, loadCounter, eventually, fdSnapshot, assertNoFdLeak, assertNothingLeft, bpfpipeStateFor, NO_TCX } from './helpers/index.js';
 
 const fds = fdSnapshot();
 after(async () => assertNoFdLeak(fds, 'tcx attach tests'));
 
-test('tcx: the link runs the program on traffic; close() detaches it and leaves tc as it was', async () => {
+test('tcx: the link runs the program on traffic; close() detaches it and leaves tc as it was', { skip: NO_TCX }, async () => {
   await withNetns(async (ns) => {
     const before = tcState(ns);
     const c = loadCounter();
@@ -43,7 +43,7 @@ test('tcx: the link runs the program on traffic; close() detaches it and leaves 
   });
 });
 
-test('auto picks tcx on this kernel (egress too)', async () => {
+test('auto picks tcx on this kernel (egress too)', { skip: NO_TCX }, async () => {
   await withNetns(async (ns) => {
     const c = loadCounter();
     try {
@@ -90,7 +90,7 @@ function withTcxFault(fault: (ifindex: number) => number | undefined, fn: () => 
   }
 }
 
-test('auto falls back to clsact only when the kernel has no tcx; other errors are reported', async () => {
+test('auto falls back to clsact only when the kernel has no tcx; other errors are reported', { skip: NO_TCX }, async () => {
   await withNetns(async (ns) => {
     const c = loadCounter();
     try {
@@ -125,7 +125,7 @@ test('auto falls back to clsact only when the kernel has no tcx; other errors ar
   });
 });
 
-test('deleting the interface while a tcx link is attached: close() neither throws nor leaks', async () => {
+test('deleting the interface while a tcx link is attached: close() neither throws nor leaks', { skip: NO_TCX }, async () => {
   await withNetns(async (ns) => {
     const c = loadCounter();
     try {
@@ -139,7 +139,7 @@ test('deleting the interface while a tcx link is attached: close() neither throw
   });
 });
 
-test('persist: the pinned tcx link outlives close(); detachAll() detaches and unpins it', async () => {
+test('persist: the pinned tcx link outlives close(); detachAll() detaches and unpins it', { skip: NO_TCX }, async () => {
   await withNetns(async (ns) => {
     const c = loadCounter();
     try {

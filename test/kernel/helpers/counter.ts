@@ -4,6 +4,7 @@
  */
 import { loadObjectSync, type LoadedObject } from '../../../src/kernel/load.js';
 import type { Program } from '../../../src/kernel/program.js';
+import { haveTcx, resetTcxProbe } from '../../../src/attach/probe.js';
 
 export interface Counter {
   obj: LoadedObject;
@@ -33,5 +34,19 @@ export async function eventually(cond: () => boolean, what: string, timeoutMs = 
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Whether this kernel has tcx hooks (Linux 6.6+), by the same probe bpfpipe uses, run once. Tests of
+ * tcx itself are skipped without them (`{ skip: NO_TCX }`); `auto` then attaches with clsact.
+ */
+export function kernelHasTcx(): boolean {
+  const c = loadCounter();
+  try {
+    return haveTcx(c.program.fd);
+  } finally {
+    c.close();
+    resetTcxProbe(); // tests that inject faults probe again
   }
 }
