@@ -16,6 +16,7 @@
 import { Cls, Mode, SIZE_BYTES, type Decoded } from './insn.js';
 import { MAX_CALL_DEPTH, MAX_STEPS, STACK_SIZE, type Linked } from './interpreter.js';
 import type { RunEnv } from './env.js';
+import { pairHelper } from './helpers.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 
@@ -239,7 +240,11 @@ function loadCode(pc: number, d: Operand, b: Operand, off: number, size: number,
   const slow = sx
     ? `t = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;`
     : `${d.l} = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.h} = mem.hi;`;
-  const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromView('PV')} }`;
+  // the context: inline too, its pointer fields (Region.pointerField) as loadP gives them
+  const packet = stackBase
+    ? ''
+    : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromView('PV')} }` +
+      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet} else { ${slow} }`;
 }
 
@@ -301,6 +306,11 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
   if (code === 0x0) return flow.jump(i, i + (cls === Cls.JMP32 ? imm : off) + 1);
   if (cls === Cls.JMP && code === 0x8) {
     if (c.src[i] === 1) return flow.call(i, i + imm + 1);
+    const h = p.helpers[i];
+    if (h !== undefined && pairHelper(h) !== undefined) {
+      // the helper's int32-pair form (helpers.ts): no BigInt for its arguments and result
+      return `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
+    }
     const n = HELPER_ARGS[imm] ?? 5;
     const args = [1, 2, 3, 4, 5].map((r) => (r <= n ? `A(r${r}l, r${r}h)` : '0n')).join(', ');
     return `r0l = RET(H[${i}](env, ${args}, ${i})); r0h = T.h; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
@@ -360,9 +370,12 @@ const MEMORY_PROLOGUE = `const mem = env.mem;
     // for the whole run); other regions (and whatever is not in bounds: the faults) through mem.
     const SV = stack.view, SID = stack.id | 0, SL = mem.owns(stack) && stack.pointerField === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
     const pk = env.packet === undefined ? stack : env.packet;
-    const PV = pk.view, PID = pk.id | 0, PL = mem.owns(pk) && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;`;
+    const PV = pk.view, PID = pk.id | 0, PL = mem.owns(pk) && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
+    // Loads of the context (read-only here: stores go through storeP and its writableAt).
+    const cx = env.ctx === undefined ? stack : env.ctx;
+    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && mem.owns(cx) ? cx.size : 0, CPF = cx.pointerField;`;
 
-const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0;';
+const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, pv;';
 
 /**
  * Programs whose control flow nests (nestedFunctions): one JavaScript function per eBPF function,
@@ -491,9 +504,10 @@ export function compile(p: Linked): Compiled {
   const fault = (pc: number, what: string) => new RuntimeFault(`program '${p.name}' instruction ${pc}: ${what}`, { insn: pc });
   const loop = (pc: number) => new RuntimeFault(`program '${p.name}' ran more than ${MAX_STEPS} backward jumps (instruction ${pc}); stopped`, { insn: pc });
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'fault', 'loop', `${source}\n  return ${entry};`);
+  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'P', 'fault', 'loop', `${source}\n  return ${entry};`);
+  const pairs = p.helpers.map((h) => (h === undefined ? undefined : pairHelper(h)));
   // The entry returns r0's low half and leaves the high half in T.h.
-  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, fault, loop) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
+  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, pairs, fault, loop) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
   const low32 = (env: RunEnv, stack: Region, r1: bigint): number => {
     const l = fromBig(r1);
     return fn(env, stack, l, T.h, stack.bytes.byteLength | 0, stack.id | 0, 0);

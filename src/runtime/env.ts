@@ -7,6 +7,11 @@ export interface RunEnv {
   readonly sink: OutputSink;
   /** The map behind a map handle address (ld_imm64 map fd). */
   mapAt(addr: bigint): RuntimeMap | undefined;
+  /**
+   * Optional, the same as mapAt() by the address's high half (the region id; mapAt ignores the
+   * offset): maps[id] is the map whose handle is region id, undefined for any other region.
+   */
+  readonly maps?: readonly (RuntimeMap | undefined)[];
   cpu: number;
   /** bpf_ktime_get_ns: the capture time on replay, else CLOCK_MONOTONIC. */
   now(): bigint;

@@ -3,23 +3,24 @@
  * calls any other helper is refused when it is loaded (NotSupportedError naming the helper).
  */
 import { NotSupportedError, RuntimeFault } from '../errors.js';
-import { Memory } from './memory.js';
+import { Memory, type Region } from './memory.js';
 import { E, PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
 
 export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number) => bigint;
+
+/**
+ * A helper for the compiled path: the arguments as int32 halves (`aNl` low, `aNh` high), the result's
+ * low half returned and its high half left in `env.mem.hi`. The same behaviour as the HelperFn it
+ * stands for: anything but the common case goes through that HelperFn itself.
+ */
+export type PairHelperFn = (env: RunEnv, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number, pc: number) => number;
 
 const neg = (errno: number): bigint => BigInt.asUintN(64, BigInt(-errno));
 const U32 = 0xffffffffn;
 const BPF_F_CURRENT_CPU = 0xffffffff;
 const CTXLEN_MASK = 0xfffff; // of the high half of the flags
 const EINVAL = neg(E.EINVAL);
-const EFAULT = neg(E.EFAULT);
-const E2BIG = neg(E.E2BIG);
-const ENOENT = neg(E.ENOENT);
-const EOPNOTSUPP = neg(E.EOPNOTSUPP);
-const ENOSPC = neg(E.ENOSPC);
-const EAGAIN = neg(E.EAGAIN);
 
 /** A u64 BigInt's halves through a typed array: no BigInt arithmetic (allocations). */
 const S64 = new BigUint64Array(1);
@@ -52,30 +53,33 @@ function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint,
   const flagsLo = lo32(r3);
   const flagsHi = hi32;
   if ((flagsHi & ~CTXLEN_MASK) !== 0) return EINVAL;
-  const skbBytes = flagsHi;
   const size = Number(r5);
   const meta = env.mem.bytes(r4, size, pc);
+  return neg(-perfTail(env, m, flagsLo, flagsHi, size, meta, flagsHi > 0 ? env.mem.region(r1) : undefined));
+}
+
+/** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
+function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
   let extra: Uint8Array | undefined;
   if (skbBytes > 0) {
-    const ctx = env.mem.region(r1);
-    if (!ctx || ctx !== env.ctx || !env.packet) return EINVAL;
-    if (skbBytes > env.packet.size) return EFAULT;
+    if (!ctx || ctx !== env.ctx || !env.packet) return -E.EINVAL;
+    if (skbBytes > env.packet.size) return -E.EFAULT;
     extra = env.packet.bytes.subarray(0, skbBytes);
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
-  if (slot >= m.spec.maxEntries) return E2BIG;
+  if (slot >= m.spec.maxEntries) return -E.E2BIG;
   const sink = env.sink;
-  if (!sink.slotOpen(m, slot)) return ENOENT;
+  if (!sink.slotOpen(m, slot)) return -E.ENOENT;
   // A slot's perf event lives on one CPU: slot k*ncpu + c is read on CPU c (channels).
-  if (slot % m.ncpus !== env.cpu) return EOPNOTSUPP;
+  if (slot % m.ncpus !== env.cpu) return -E.EOPNOTSUPP;
   // The raw sample is padded so that its u32 size plus the data is a multiple of 8.
   const raw = size + skbBytes;
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;
-  if (sink.output !== undefined) return sink.output(m, env.cpu, slot, env.now(), meta, extra, padded, padded + 12) ? 0n : ENOSPC;
+  if (sink.output !== undefined) return sink.output(m, env.cpu, slot, env.now(), meta, extra, padded, padded + 12) ? 0 : -E.ENOSPC;
   const data = new Uint8Array(padded);
   data.set(meta, 0);
   if (extra) data.set(extra, size);
-  return sink.push(m, { cpu: env.cpu, slot, data, ts: env.now() }, padded + 12) ? 0n : ENOSPC;
+  return sink.push(m, { cpu: env.cpu, slot, data, ts: env.now() }, padded + 12) ? 0 : -E.ENOSPC;
 }
 
 function ringbuf(env: RunEnv, addr: bigint, pc: number, helper: string): RingbufMap {
@@ -89,7 +93,11 @@ function rbRecordBytes(size: number): number {
 }
 
 function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigint {
-  const r = env.mem.region(addr);
+  rbSubmitRegion(env, env.mem.region(addr), pc, discard);
+  return 0n;
+}
+
+function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard: boolean): void {
   const m = r?.owner;
   if (!r || r.kind !== 'ringbuf record' || !(m instanceof RingbufMap) || !m.reservations.has(r.id)) {
     throw new RuntimeFault(`instruction ${pc}: ring buffer ${discard ? 'discard' : 'submit'} of something that is not a reserved record`, { insn: pc });
@@ -106,24 +114,82 @@ function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigi
     if (list === undefined) m.spare.set(size, (list = []));
     if (list.length < 16) list.push({ bytes: r.bytes, view: r.view });
   } else sink.commit(m, discard ? undefined : { cpu: env.cpu, slot: undefined, data: r.bytes.slice(), ts: env.now() }, bytes);
-  return 0n;
 }
 
+/** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
+function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined {
+  // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
+  if (!env.sink.reserve(m, rbRecordBytes(size))) return undefined;
+  // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
+  const spare = m.spare.get(size)?.pop();
+  if (spare !== undefined) spare.bytes.fill(0);
+  const r = spare !== undefined ? env.mem.add('ringbuf record', spare.bytes, true, m, spare.view) : env.mem.add('ringbuf record', new Uint8Array(size), true, m);
+  m.reservations.set(r.id, r);
+  return r;
+}
+
+/** bpf_ringbuf_output once the map and flags are checked: 0 or a negative errno. */
+function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
+  const sink = env.sink;
+  if (sink.output !== undefined) return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.byteLength, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
+  return sink.push(m, { cpu: env.cpu, slot: undefined, data: data.slice(), ts: env.now() }, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
+}
+
+/** bpf_skb_load_bytes once the destination is resolved: 0 or -EFAULT. */
+function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, to: Uint8Array, len: number): number {
+  const pkt = env.packet;
+  if (!pkt || ctx !== env.ctx || off < 0 || len === 0 || off + len > pkt.size) {
+    to.fill(0);
+    return -E.EFAULT;
+  }
+  const from = pkt.bytes;
+  if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
+  else to.set(from.subarray(off, off + len));
+  return 0;
+}
+
+const lookupBig: HelperFn = (env, r1, r2, _r3, _r4, _r5, pc) => {
+  const m = mapArg(env, r1, pc, 'bpf_map_lookup_elem');
+  return m.lookupAddr(key(env, m, r2, pc), env.cpu);
+};
+const updateBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+  const m = mapArg(env, r1, pc, 'bpf_map_update_elem');
+  return neg(-m.update(key(env, m, r2, pc), env.mem.bytes(r3, m.spec.valueSize, pc), Number(r4 & U32), env.cpu));
+};
+const ktimeBig: HelperFn = (env) => env.now();
+const ktimeBootBig: HelperFn = (env) => env.now();
+const prandomBig: HelperFn = (env) => BigInt(env.random() >>> 0);
+const cpuBig: HelperFn = (env) => BigInt(env.cpu);
+const skbLoadBytesBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+  const len = lo32(r4);
+  const to = env.mem.bytes(r3, len, pc, true);
+  return neg(-skbLoadBytes(env, env.mem.region(r1), lo32(r2) | 0, to, len));
+};
+const ringbufOutputBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+  const m = ringbuf(env, r1, pc, 'bpf_ringbuf_output');
+  if (r4 & ~3n) return EINVAL;
+  const size = Number(r3);
+  return neg(-rbOutput(env, m, size, env.mem.bytes(r2, size, pc)));
+};
+const ringbufReserveBig: HelperFn = (env, r1, r2, r3, _r4, _r5, pc) => {
+  const m = ringbuf(env, r1, pc, 'bpf_ringbuf_reserve');
+  const size = Number(r2);
+  if (r3 !== 0n || size > m.spec.maxEntries - 8) return 0n;
+  const r = rbReserve(env, m, size);
+  return r === undefined ? 0n : Memory.address(r);
+};
+const submitBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, false);
+const discardBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, true);
+
 const helpers: Record<number, [string, HelperFn]> = {
-  1: ['bpf_map_lookup_elem', (env, r1, r2, _r3, _r4, _r5, pc) => {
-    const m = mapArg(env, r1, pc, 'bpf_map_lookup_elem');
-    return m.lookupAddr(key(env, m, r2, pc), env.cpu);
-  }],
-  2: ['bpf_map_update_elem', (env, r1, r2, r3, r4, _r5, pc) => {
-    const m = mapArg(env, r1, pc, 'bpf_map_update_elem');
-    return neg(-m.update(key(env, m, r2, pc), env.mem.bytes(r3, m.spec.valueSize, pc), Number(r4 & U32), env.cpu));
-  }],
+  1: ['bpf_map_lookup_elem', lookupBig],
+  2: ['bpf_map_update_elem', updateBig],
   3: ['bpf_map_delete_elem', (env, r1, r2, _r3, _r4, _r5, pc) => {
     const m = mapArg(env, r1, pc, 'bpf_map_delete_elem');
     return neg(-m.delete(key(env, m, r2, pc)));
   }],
-  5: ['bpf_ktime_get_ns', (env) => env.now()],
-  125: ['bpf_ktime_get_boot_ns', (env) => env.now()],
+  5: ['bpf_ktime_get_ns', ktimeBig],
+  125: ['bpf_ktime_get_boot_ns', ktimeBootBig],
   6: ['bpf_trace_printk', (env, r1, r2, r3, r4, r5, pc) => {
     const fmt = env.mem.bytes(r1, Number(r2), pc);
     const text = Buffer.from(fmt).toString('latin1').replace(/\0.*$/s, '');
@@ -141,50 +207,14 @@ const helpers: Record<number, [string, HelperFn]> = {
     env.trace(line.replace(/\n$/, ''));
     return BigInt(fmt.byteLength);
   }],
-  7: ['bpf_get_prandom_u32', (env) => BigInt(env.random() >>> 0)],
-  8: ['bpf_get_smp_processor_id', (env) => BigInt(env.cpu)],
+  7: ['bpf_get_prandom_u32', prandomBig],
+  8: ['bpf_get_smp_processor_id', cpuBig],
   25: ['bpf_perf_event_output', perfOutput],
-  26: ['bpf_skb_load_bytes', (env, r1, r2, r3, r4, _r5, pc) => {
-    const len = lo32(r4);
-    const to = env.mem.bytes(r3, len, pc, true);
-    const off = lo32(r2) | 0;
-    const pkt = env.packet;
-    if (!pkt || env.mem.region(r1) !== env.ctx || off < 0 || len === 0 || off + len > pkt.size) {
-      to.fill(0);
-      return EFAULT;
-    }
-    const from = pkt.bytes;
-    if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
-    else to.set(from.subarray(off, off + len));
-    return 0n;
-  }],
-  130: ['bpf_ringbuf_output', (env, r1, r2, r3, r4, _r5, pc) => {
-    const m = ringbuf(env, r1, pc, 'bpf_ringbuf_output');
-    if (r4 & ~3n) return EINVAL;
-    const size = Number(r3);
-    const sink = env.sink;
-    if (sink.output !== undefined) {
-      const data = env.mem.bytes(r2, size, pc);
-      return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.byteLength, rbRecordBytes(size)) ? 0n : EAGAIN;
-    }
-    const data = env.mem.bytes(r2, size, pc).slice();
-    return sink.push(m, { cpu: env.cpu, slot: undefined, data, ts: env.now() }, rbRecordBytes(size)) ? 0n : EAGAIN;
-  }],
-  131: ['bpf_ringbuf_reserve', (env, r1, r2, r3, _r4, _r5, pc) => {
-    const m = ringbuf(env, r1, pc, 'bpf_ringbuf_reserve');
-    const size = Number(r2);
-    if (r3 !== 0n || size > m.spec.maxEntries - 8) return 0n;
-    // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
-    if (!env.sink.reserve(m, rbRecordBytes(size))) return 0n;
-    // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
-    const spare = m.spare.get(size)?.pop();
-    if (spare !== undefined) spare.bytes.fill(0);
-    const r = spare !== undefined ? env.mem.add('ringbuf record', spare.bytes, true, m, spare.view) : env.mem.add('ringbuf record', new Uint8Array(size), true, m);
-    m.reservations.set(r.id, r);
-    return Memory.address(r);
-  }],
-  132: ['bpf_ringbuf_submit', (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, false)],
-  133: ['bpf_ringbuf_discard', (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, true)],
+  26: ['bpf_skb_load_bytes', skbLoadBytesBig],
+  130: ['bpf_ringbuf_output', ringbufOutputBig],
+  131: ['bpf_ringbuf_reserve', ringbufReserveBig],
+  132: ['bpf_ringbuf_submit', submitBig],
+  133: ['bpf_ringbuf_discard', discardBig],
   134: ['bpf_ringbuf_query', (env, r1, r2, _r3, _r4, _r5, pc) => {
     const m = ringbuf(env, r1, pc, 'bpf_ringbuf_query');
     return r2 === 2n ? BigInt(m.spec.maxEntries) : 0n; // BPF_RB_RING_SIZE; positions are the reader's business
@@ -199,4 +229,135 @@ export function helper(id: number, where: string): HelperFn {
 
 export function helperName(id: number): string {
   return helpers[id]?.[0] ?? `helper ${id}`;
+}
+
+// ---- The compiled path's helpers (PairHelperFn): no BigInt in the common case ----
+
+const P64 = new BigUint64Array(1);
+const P32 = new Int32Array(P64.buffer);
+
+/** The u64 of int32 halves. */
+const big = (l: number, h: number): bigint => (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
+
+/** A u64 BigInt result as halves (high half in env.mem.hi). */
+function ret(env: RunEnv, v: bigint): number {
+  P64[0] = v;
+  env.mem.hi = P32[HI]!;
+  return P32[LO]!;
+}
+
+/** A small result (0 or a negative errno, or a u32 as int32 when `u32`) as halves. */
+function small(env: RunEnv, v: number): number {
+  env.mem.hi = v < 0 ? -1 : 0;
+  return v | 0;
+}
+
+/** The general case: the BigInt helper itself. */
+function viaBig(f: HelperFn, env: RunEnv, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number, pc: number): number {
+  return ret(env, f(env, big(a1l, a1h), big(a2l, a2h), big(a3l, a3h), big(a4l, a4h), big(a5l, a5h), pc));
+}
+
+/** The map whose handle the address `hi:*` is (as mapAt), when the environment has a table of them. */
+function mapP(env: RunEnv, hi: number): RuntimeMap | undefined {
+  const maps = env.maps;
+  return maps !== undefined && hi >= 0 && hi < maps.length ? maps[hi] : undefined;
+}
+
+const lookupP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const m = mapP(env, a1h);
+  if (m === undefined) return viaBig(lookupBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const l = m.lookupAtP(env.mem, a2h, a2l, env.cpu, pc);
+  env.mem.hi = m.mem.hi;
+  return l;
+};
+
+const updateP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const m = mapP(env, a1h);
+  if (m === undefined) return viaBig(updateBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const mem = env.mem;
+  const k = mem.bytesP(a2h, a2l, m.spec.keySize, pc);
+  return small(env, m.update(k, mem.bytesP(a3h, a3l, m.spec.valueSize, pc), a4l >>> 0, env.cpu));
+};
+
+const ktimeP: PairHelperFn = (env) => ret(env, env.now());
+const prandomP: PairHelperFn = (env) => {
+  const v = env.random() | 0;
+  env.mem.hi = 0;
+  return v;
+};
+const cpuP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const c = env.cpu;
+  if ((c | 0) !== c || c < 0) return viaBig(cpuBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  env.mem.hi = 0;
+  return c;
+};
+
+const perfOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const m = mapP(env, a2h);
+  // a size of 2^32 or more: the general case (it faults)
+  if (m === undefined || a5h !== 0) return viaBig(perfOutput, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  if (!(m instanceof PerfEventArrayMap)) return small(env, -E.EINVAL);
+  const flagsHi = a3h >>> 0;
+  if ((flagsHi & ~CTXLEN_MASK) !== 0) return small(env, -E.EINVAL);
+  const size = a5l >>> 0;
+  const meta = env.mem.bytesP(a4h, a4l, size, pc);
+  return small(env, perfTail(env, m, a3l >>> 0, flagsHi, size, meta, flagsHi > 0 ? env.mem.regionP(a1h) : undefined));
+};
+
+const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _a4h, _a5l, _a5h, pc) => {
+  const len = a4l >>> 0;
+  const to = env.mem.bytesP(a3h, a3l, len, pc, true);
+  return small(env, skbLoadBytes(env, env.mem.regionP(a1h), a2l | 0, to, len));
+};
+
+const ringbufOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const m = mapP(env, a1h);
+  if (!(m instanceof RingbufMap) || a3h !== 0) return viaBig(ringbufOutputBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  if ((a4l & ~3) !== 0 || a4h !== 0) return small(env, -E.EINVAL);
+  const size = a3l >>> 0;
+  return small(env, rbOutput(env, m, size, env.mem.bytesP(a2h, a2l, size, pc)));
+};
+
+const ringbufReserveP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
+  const m = mapP(env, a1h);
+  if (!(m instanceof RingbufMap) || a2h !== 0) return viaBig(ringbufReserveBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const size = a2l >>> 0;
+  env.mem.hi = 0;
+  if (a3l !== 0 || a3h !== 0 || size > m.spec.maxEntries - 8) return 0;
+  const r = rbReserve(env, m, size);
+  // Memory.address(r): the region id in the high half
+  env.mem.hi = r === undefined ? 0 : r.id | 0;
+  return 0;
+};
+
+const submitP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
+  rbSubmitRegion(env, env.mem.regionP(a1h), pc, false);
+  env.mem.hi = 0;
+  return 0;
+};
+
+const discardP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
+  rbSubmitRegion(env, env.mem.regionP(a1h), pc, true);
+  env.mem.hi = 0;
+  return 0;
+};
+
+const PAIR = new Map<HelperFn, PairHelperFn>([
+  [lookupBig, lookupP],
+  [updateBig, updateP],
+  [ktimeBig, ktimeP],
+  [ktimeBootBig, ktimeP],
+  [prandomBig, prandomP],
+  [cpuBig, cpuP],
+  [perfOutput, perfOutputP],
+  [skbLoadBytesBig, skbLoadBytesP],
+  [ringbufOutputBig, ringbufOutputP],
+  [ringbufReserveBig, ringbufReserveP],
+  [submitBig, submitP],
+  [discardBig, discardP],
+]);
+
+/** The compiled path's form of a helper this module defines (undefined for any other function). */
+export function pairHelper(f: HelperFn): PairHelperFn | undefined {
+  return PAIR.get(f);
 }

@@ -30,6 +30,22 @@ export abstract class RuntimeMap {
     return 0n;
   }
 
+  /**
+   * lookupAddr() as int32 halves, for the compiled path: the low half returned, the high half in
+   * `this.mem.hi` (no BigInt where the map can avoid it).
+   */
+  lookupP(key: Uint8Array, cpu: number): number {
+    return splitInto(this.mem, this.lookupAddr(key, cpu));
+  }
+
+  /**
+   * lookupP() of the key at the address `hi:lo` of `mem` (as mem.bytesP(), same faults): maps may
+   * read the key without a view of it.
+   */
+  lookupAtP(mem: Memory, hi: number, lo: number, cpu: number, pc: number): number {
+    return this.lookupP(mem.bytesP(hi, lo, this.spec.keySize, pc), cpu);
+  }
+
   /** 0 or a negative errno. */
   update(_key: Uint8Array, _value: Uint8Array, _flags: number, _cpu: number): number {
     return -E.EINVAL;
@@ -66,6 +82,19 @@ export abstract class RuntimeMap {
   }
 }
 
+const S64 = new BigUint64Array(1);
+const S32 = new Int32Array(S64.buffer);
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
+
+/** A u64 BigInt as int32 halves: the low half returned, the high half in `mem.hi`. */
+function splitInto(mem: Memory, v: bigint): number {
+  S64[0] = v;
+  mem.hi = S32[HI]!;
+  return S32[LO]!;
+}
+
 /** The key's first 4 bytes as a little-endian u32 (no DataView per lookup; a shorter key throws as DataView would). */
 function u32(key: Uint8Array): number {
   if (key.byteLength < 4) throw new RangeError('Offset is outside the bounds of the DataView');
@@ -99,6 +128,32 @@ class ArrayMap extends RuntimeMap {
     const i = u32(key);
     if (i >= this.spec.maxEntries) return 0n;
     return Memory.address(this.copies[this.percpu ? cpu : 0]!, i * this.spec.valueSize);
+  }
+
+  override lookupP(key: Uint8Array, cpu: number): number {
+    const i = u32(key);
+    if (i >= this.spec.maxEntries) {
+      this.mem.hi = 0;
+      return 0;
+    }
+    // Memory.address(region, offset): region id in the high half, the offset (< 2^32) in the low
+    this.mem.hi = this.copies[this.percpu ? cpu : 0]!.id | 0;
+    return (i * this.spec.valueSize) | 0;
+  }
+
+  override lookupAtP(mem: Memory, hi: number, lo: number, cpu: number, pc: number): number {
+    const ks = this.spec.keySize;
+    const r = ks >= 4 ? mem.regionP(hi) : undefined;
+    const off = lo >>> 0;
+    if (r === undefined || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
+    // the key's first 4 bytes, as u32() of the key's bytes
+    const i = r.view.getUint32(off, true);
+    if (i >= this.spec.maxEntries) {
+      this.mem.hi = 0;
+      return 0;
+    }
+    this.mem.hi = this.copies[this.percpu ? cpu : 0]!.id | 0;
+    return (i * this.spec.valueSize) | 0;
   }
 
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
@@ -163,6 +218,21 @@ class HashMap extends RuntimeMap {
       this.entries.set(k, e);
     }
     return Memory.address(e.values[this.percpu ? cpu : 0]!);
+  }
+
+  override lookupP(key: Uint8Array, cpu: number): number {
+    const k = this.id(key);
+    const e = this.entries.get(k);
+    if (!e) {
+      this.mem.hi = 0;
+      return 0;
+    }
+    if (this.lru) {
+      this.entries.delete(k);
+      this.entries.set(k, e);
+    }
+    this.mem.hi = e.values[this.percpu ? cpu : 0]!.id | 0;
+    return 0;
   }
 
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {

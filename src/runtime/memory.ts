@@ -249,11 +249,34 @@ export class Memory {
     return S32[LO]!;
   }
 
+  /** The live region of the address `hi:lo` (any offset), as region(): no BigInt. */
+  regionP(hi: number): Region | undefined {
+    const id = hi >>> 0;
+    const r = id < this.regions.length ? this.regions[id] : undefined;
+    return r !== undefined && r.live ? r : undefined;
+  }
+
+  /**
+   * bytes() of the address `hi:lo` (int32 halves), without BigInt: the common case here, anything
+   * else (the faults) through bytes() itself, so with the same checks and messages.
+   */
+  bytesP(hi: number, lo: number, len: number, pc: number, write = false): Uint8Array {
+    if (len === 0) return new Uint8Array(0);
+    const id = hi >>> 0;
+    const off = lo >>> 0;
+    const r = id < this.regions.length ? this.regions[id] : undefined;
+    if (r === undefined || !r.live || off + len > r.size || (write && !r.writable && !(r.writableAt?.(off, len) ?? false))) return this.bytes(pairAddress(id, off), len, pc, write);
+    return this.viewOf(r, off, len);
+  }
+
   /** `len` bytes at `addr` for a helper argument (checked like a load). */
   bytes(addr: bigint, len: number, pc: number, write = false): Uint8Array {
     if (len === 0) return new Uint8Array(0);
     const r = this.resolve(addr, len, pc, write);
-    const off = this.off;
+    return this.viewOf(r, this.off, len);
+  }
+
+  private viewOf(r: Region, off: number, len: number): Uint8Array {
     // Helpers ask for the same few views run after run (a key on the stack, an event): the view is
     // reused while it still shows the same bytes of the same region (callers never keep it).
     const i = (r.id * 31 + off + (off >>> 9) * 5 + len) & (VIEW_CACHE - 1); // (frames are 512 bytes apart)

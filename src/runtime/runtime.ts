@@ -156,6 +156,9 @@ export class Runtime {
     };
     const mem = this.mem;
     const byHandle = this.byHandle;
+    // the maps by handle region id, as an array (env.maps: the compiled path's helpers)
+    const maxId = Math.max(0, ...byHandle.keys());
+    const mapsById = Array.from({ length: maxId + 1 }, (_, id) => byHandle.get(id));
     this.env = {
       mem,
       sink,
@@ -164,6 +167,7 @@ export class Runtime {
         const r = mem.region(addr);
         return r !== undefined && r.kind === 'map' ? byHandle.get(r.id) : undefined;
       },
+      maps: mapsById,
       cpu: 0,
       now: () => (this.tsNs !== undefined ? this.tsNs : process.hrtime.bigint()),
       random: () => this.random(),

@@ -53,6 +53,8 @@ export class SkbContext {
   private end = 0n;
   /** data_end for each frame length seen (packet addresses: the same few lengths run after run). */
   private readonly ends = new Map<number, bigint>();
+  /** The frame length `end` is for (-1: none yet). */
+  private endLen = -1;
 
   constructor(mem: Memory) {
     this.packet = mem.add('packet', new Uint8Array(2048), true);
@@ -70,27 +72,38 @@ export class SkbContext {
   /** Set up for one frame. */
   fill(frame: Uint8Array, o: SkbOptions): void {
     const p = this.packet;
-    if (p.bytes.byteLength < frame.byteLength) {
-      p.bytes = new Uint8Array(Math.max(frame.byteLength, p.bytes.byteLength * 2));
+    const n = frame.byteLength;
+    if (p.bytes.byteLength < n) {
+      p.bytes = new Uint8Array(Math.max(n, p.bytes.byteLength * 2));
       p.view = new DataView(p.bytes.buffer);
     }
     p.bytes.set(frame);
-    p.size = frame.byteLength;
-    const n = frame.byteLength;
-    let end = this.ends.get(n);
-    if (end === undefined) {
-      end = this.base + BigInt(n);
-      if (this.ends.size < 4096) this.ends.set(n, end);
+    p.size = n;
+    if (n !== this.endLen) {
+      let end = this.ends.get(n);
+      if (end === undefined) {
+        end = this.base + BigInt(n);
+        if (this.ends.size < 4096) this.ends.set(n, end);
+      }
+      this.end = end;
+      this.endLen = n;
     }
-    this.end = end;
-    const c = this.ctx.bytes;
-    c.fill(0);
     const v = this.ctx.view;
-    v.setUint32(Skb.len, frame.byteLength, true);
+    // Every byte is zero but the fields set below and those a program may write (writable(): through
+    // Memory's checks, the only way into this read-only region): those are zeroed here, as a whole
+    // c.fill(0) would.
+    v.setUint32(Skb.queue_mapping, 0, true);
+    v.setUint32(Skb.priority, 0, true);
+    v.setUint32(Skb.tc_index, 0, true);
+    for (let k = 0; k < 20; k += 4) v.setUint32(Skb.cb + k, 0, true);
+    v.setUint32(Skb.tc_classid, 0, true);
+    v.setUint32(Skb.tstamp, 0, true);
+    v.setUint32(Skb.tstamp + 4, 0, true);
+    v.setUint32(Skb.len, n, true);
     v.setUint32(Skb.pkt_type, pktType(frame, o.deviceMac ?? LOOPBACK_MAC), true);
     v.setUint32(Skb.mark, o.mark ?? 0, true);
     // skb->protocol is __be16: the program sees the ethertype's bytes in network order.
-    const ethertype = frame.byteLength >= 14 ? (frame[12]! << 8) | frame[13]! : 0;
+    const ethertype = n >= 14 ? (frame[12]! << 8) | frame[13]! : 0;
     v.setUint32(Skb.protocol, ((ethertype & 0xff) << 8) | (ethertype >> 8), true);
     v.setUint32(Skb.ingress_ifindex, o.ingressIfindex ?? 0, true);
     v.setUint32(Skb.ifindex, o.ifindex ?? 1, true);
