@@ -23,3 +23,11 @@ export interface RunEnv {
   packet: Region | undefined;
   ctx: Region | undefined;
 }
+
+/** One step of xorshift32 (bpf_get_prandom_u32 here: deterministic for a seed). */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return x >>> 0;
+}

@@ -12,7 +12,7 @@ import { interpret, MAX_CALL_DEPTH, STACK_SIZE, type Linked } from './interprete
 import { compile, type Compiled } from './compiler.js';
 import { Memory, type Region } from './memory.js';
 import { SkbContext } from './skb.js';
-import type { RunEnv } from './env.js';
+import { xorshift32, type RunEnv } from './env.js';
 
 export interface RawOptions {
   mode?: 'compiled' | 'interpreter';
@@ -60,14 +60,7 @@ export class RawProgram {
       mapAt: () => undefined,
       cpu: 0,
       now: () => now,
-      random: () => {
-        let x = this.rng;
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        this.rng = x >>> 0;
-        return this.rng;
-      },
+      random: () => (this.rng = xorshift32(this.rng)),
       trace: (l) => this.traceLines.push(l),
       packet: undefined,
       ctx: undefined,

@@ -22,7 +22,7 @@ import { Memory, type Region } from './memory.js';
 import { createMap, globalRegion, type OutputRecord, type OutputSink, type RuntimeMap } from './maps.js';
 import { SkbContext, type SkbOptions } from './skb.js';
 import { RuntimeReader } from './reader.js';
-import type { RunEnv } from './env.js';
+import { xorshift32, type RunEnv } from './env.js';
 
 export interface RuntimeOptions {
   /** Programs to prepare (default: every program of a supported type). */
@@ -195,13 +195,7 @@ export class Runtime {
   }
 
   private random(): number {
-    // xorshift32: deterministic for a seed
-    let x = this.rng;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rng = x >>> 0;
-    return this.rng;
+    return (this.rng = xorshift32(this.rng));
   }
 
   private link(p: ProgramSpec): Linked {
