@@ -25,6 +25,8 @@ export interface Compiled {
   (env: RunEnv, stack: Region, r1: bigint): bigint;
   /** The same run, giving the low 32 bits of r0 as an int32 (no BigInt for the result). */
   low32(env: RunEnv, stack: Region, r1: bigint): number;
+  /** low32() with r1 as int32 halves (no BigInt at all). */
+  entry(env: RunEnv, stack: Region, r1l: number, r1h: number): number;
 }
 
 /** An operand: a register's halves, or a sign-extended immediate's (as literals). */
@@ -204,27 +206,42 @@ function condition(pc: number, code: number, is64: boolean, a: Operand, b: Opera
 function atomicCode(pc: number, size: number, imm: number, d: Operand, s: Operand, off: number): string {
   const load = `t = mem.loadP(${d.h}, ${d.l}, ${off}, ${size}, ${pc}); u = mem.hi;`;
   const store = (vl: string, vh: string) => `mem.storeP(${d.h}, ${d.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`;
+  // inline (the stack, a cached region: in bounds, live and writable, so neither access faults)
+  const vload = (v: string) => `t = ${v}.getInt32(o, true); u = ${size === 8 ? `${v}.getInt32(o + 4, true)` : '0'};`;
+  const vstore = (v: string) => (vl: string, vh: string) => `${v}.setInt32(o, ${vl}, true);${size === 8 ? ` ${v}.setInt32(o + 4, ${vh}, true);` : ''}`;
   // the source value, masked to the width (v = w:x)
   const src = size === 4 ? `x = ${s.l}; w = 0;` : `x = ${s.l}; w = ${s.h};`;
   const fetch = `${s.l} = t; ${s.h} = u;`;
-  switch (imm) {
-    case 0xe1: // XCHG
-      return `${load} ${src} ${store('x', 'w')} ${fetch}`;
-    case 0xf1: // CMPXCHG: compare with r0 (masked to the width)
-      return `${load} ${src} if (r0l === t && ${size === 4 ? '0' : 'r0h'} === u) ${store('x', 'w')} r0l = t; r0h = u;`;
-  }
-  let nv: string;
-  switch (imm & ~1) {
-    case 0x00:
-      nv = size === 4 ? `y = (t + x) | 0; z = 0;` : `y = (t >>> 0) + (x >>> 0); z = (u + w + (y > 4294967295 ? 1 : 0)) | 0; y = y | 0;`;
-      break;
-    case 0x40: nv = 'y = t | x; z = u | w;'; break;
-    case 0x50: nv = 'y = t & x; z = u & w;'; break;
-    case 0xa0: nv = 'y = t ^ x; z = u ^ w;'; break;
-    default: return `throw fault(${pc}, 'unknown atomic operation 0x${imm.toString(16)}');`;
-  }
-  return `${load} ${src} ${nv} ${store('y', 'z')}${imm & 1 ? ` ${fetch}` : ''}`;
+  const body = (ld: string, st: (vl: string, vh: string) => string): string => {
+    switch (imm) {
+      case 0xe1: // XCHG
+        return `${ld} ${src} ${st('x', 'w')} ${fetch}`;
+      case 0xf1: // CMPXCHG: compare with r0 (masked to the width)
+        return `${ld} ${src} if (r0l === t && ${size === 4 ? '0' : 'r0h'} === u) { ${st('x', 'w')} } r0l = t; r0h = u;`;
+    }
+    let nv: string;
+    switch (imm & ~1) {
+      case 0x00:
+        nv = size === 4 ? `y = (t + x) | 0; z = 0;` : `y = (t >>> 0) + (x >>> 0); z = (u + w + (y > 4294967295 ? 1 : 0)) | 0; y = y | 0;`;
+        break;
+      case 0x40: nv = 'y = t | x; z = u | w;'; break;
+      case 0x50: nv = 'y = t & x; z = u & w;'; break;
+      case 0xa0: nv = 'y = t ^ x; z = u ^ w;'; break;
+      default: return '';
+    }
+    return `${ld} ${src} ${nv} ${st('y', 'z')}${imm & 1 ? ` ${fetch}` : ''}`;
+  };
+  const slow = body(load, store);
+  if (slow === '') return `throw fault(${pc}, 'unknown atomic operation 0x${imm.toString(16)}');`;
+  return (
+    `o = ${d.ul} + ${off}; if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` +
+    ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= 0 && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
+    ` else { ${slow} ${cacheFill(pc, d)} }`
+  );
 }
+
+/** After a checked access through mem: remember the region of `b` for the next accesses of instruction `pc`. */
+const cacheFill = (pc: number, b: Operand) => `if ((q = mem.regionP(${b.h})) !== undefined && CACHEABLE(q)) RC${pc} = q;`;
 
 const GET: Record<number, string> = { 1: 'getUint8', 2: 'getUint16', 4: 'getInt32' };
 const SET: Record<number, string> = { 1: 'setUint8', 2: 'setUint16', 4: 'setInt32' };
@@ -245,14 +262,16 @@ function loadCode(pc: number, d: Operand, b: Operand, off: number, size: number,
     ? ''
     : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromView('PV')} }` +
       ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet} else { ${slow} }`;
+  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= 0 && t <= q.size - ${size}) { ${fromView('q.view')} }`;
+  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${slow}${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
 }
 
 /** A store of the low `size` bytes of `vh:vl` at `b` + `off`. */
 function storeCode(pc: number, b: Operand, off: number, size: number, vl: string, vh: string, stackBase: boolean): string {
   const toView = (v: string) => (size === 8 ? `${v}.setInt32(t, ${vl}, true); ${v}.setInt32(t + 4, ${vh}, true);` : `${v}.${SET[size]}(t, ${vl}${size === 1 ? '' : ', true'});`);
   const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${size}) { ${toView('PV')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet} else mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`;
+  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${size}) { ${toView('q.view')} }`;
+  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
 }
 
 /** How control flow is written: a jump from `i` to `t`, a bpf-to-bpf call at `i` to `t`, an exit. */
@@ -373,9 +392,12 @@ const MEMORY_PROLOGUE = `const mem = env.mem;
     const PV = pk.view, PID = pk.id | 0, PL = mem.owns(pk) && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
     // Loads of the context (read-only here: stores go through storeP and its writableAt).
     const cx = env.ctx === undefined ? stack : env.ctx;
-    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && mem.owns(cx) ? cx.size : 0, CPF = cx.pointerField;`;
+    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && mem.owns(cx) ? cx.size : 0, CPF = cx.pointerField;
+    // Other regions (map values, globals, records): each access's last region (RCn), inline while it
+    // is live and the access in its bounds; the caches belong to one address space.
+    if (CM !== mem) { CM = mem; RESET(); }`;
 
-const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, pv;';
+const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, pv, q = NOREG;';
 
 /**
  * Programs whose control flow nests (nestedFunctions): one JavaScript function per eBPF function,
@@ -504,19 +526,36 @@ export function compile(p: Linked): Compiled {
   const fault = (pc: number, what: string) => new RuntimeFault(`program '${p.name}' instruction ${pc}: ${what}`, { insn: pc });
   const loop = (pc: number) => new RuntimeFault(`program '${p.name}' ran more than ${MAX_STEPS} backward jumps (instruction ${pc}); stopped`, { insn: pc });
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'P', 'fault', 'loop', `${source}\n  return ${entry};`);
+  const caches = [...new Set([...source.matchAll(/\bRC(\d+)\b/g)].map((m) => m[1]!))].map((n) => `RC${n}`);
+  const cacheDecl = `let CM;${caches.length ? ` let ${caches.map((c) => `${c} = NOREG`).join(', ')};` : ''}\n  function RESET() { ${caches.map((c) => `${c} = NOREG;`).join(' ')} }`;
+  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'P', 'fault', 'loop', 'NOREG', 'CACHEABLE', `${cacheDecl}\n  ${source}\n  return ${entry};`);
   const pairs = p.helpers.map((h) => (h === undefined ? undefined : pairHelper(h)));
   // The entry returns r0's low half and leaves the high half in T.h.
-  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, pairs, fault, loop) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
+  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, pairs, fault, loop, NOREG, cacheable) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
   const low32 = (env: RunEnv, stack: Region, r1: bigint): number => {
     const l = fromBig(r1);
     return fn(env, stack, l, T.h, stack.bytes.byteLength | 0, stack.id | 0, 0);
   };
+  const enter = (env: RunEnv, stack: Region, r1l: number, r1h: number): number => fn(env, stack, r1l, r1h, stack.bytes.byteLength | 0, stack.id | 0, 0);
   const run = (env: RunEnv, stack: Region, r1: bigint): bigint => {
     const l = low32(env, stack, r1);
     return toBig(l, T.h);
   };
-  return Object.assign(run, { low32 });
+  return Object.assign(run, { low32, entry: enter });
+}
+
+/**
+ * No region (id -1: never a region's), the initial value of the region caches: the same shape as
+ * Memory's regions (Memory.add), so the accesses through a cache stay monomorphic.
+ */
+const NOREG: Region = { id: -1, kind: 'map value', bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), size: 0, writable: false, live: false, owner: undefined, pointerField: undefined, writableAt: undefined };
+
+/**
+ * Regions an access may reach inline once seen: fixed size and bytes (map values, global data, ring
+ * buffer records; not the packet, whose size changes per run, nor the context), no pointer fields.
+ */
+function cacheable(r: Region): boolean {
+  return (r.kind === 'map value' || r.kind === 'read-only data' || r.kind === 'ringbuf record') && r.pointerField === undefined && r.writableAt === undefined;
 }
 
 /** Scratch for the high half of two-result functions. */

@@ -58,13 +58,29 @@ function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint,
   return neg(-perfTail(env, m, flagsLo, flagsHi, size, meta, flagsHi > 0 ? env.mem.region(r1) : undefined));
 }
 
+/** Views of the first bytes of the packet buffer, by length (the same few lengths run after run: no view per output). */
+let prefixOf: Uint8Array | undefined;
+const prefixes = new Map<number, Uint8Array>();
+function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
+  if (prefixOf !== bytes) {
+    prefixOf = bytes;
+    prefixes.clear();
+  }
+  let v = prefixes.get(len);
+  if (v === undefined) {
+    v = bytes.subarray(0, len);
+    if (prefixes.size < 4096) prefixes.set(len, v);
+  }
+  return v;
+}
+
 /** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
 function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
   let extra: Uint8Array | undefined;
   if (skbBytes > 0) {
     if (!ctx || ctx !== env.ctx || !env.packet) return -E.EINVAL;
     if (skbBytes > env.packet.size) return -E.EFAULT;
-    extra = env.packet.bytes.subarray(0, skbBytes);
+    extra = packetPrefix(env.packet.bytes, skbBytes);
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
   if (slot >= m.spec.maxEntries) return -E.E2BIG;

@@ -235,6 +235,28 @@ class HashMap extends RuntimeMap {
     return 0;
   }
 
+  override lookupAtP(mem: Memory, hi: number, lo: number, cpu: number, pc: number): number {
+    const ks = this.spec.keySize;
+    const r = ks <= 6 ? mem.regionP(hi) : undefined;
+    const off = lo >>> 0;
+    if (r === undefined || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
+    // id() of the key's bytes, read in place
+    const b = r.bytes;
+    let k = 0;
+    for (let i = off + ks - 1; i >= off; i--) k = k * 256 + b[i]!;
+    const e = this.entries.get(k);
+    if (!e) {
+      this.mem.hi = 0;
+      return 0;
+    }
+    if (this.lru) {
+      this.entries.delete(k);
+      this.entries.set(k, e);
+    }
+    this.mem.hi = e.values[this.percpu ? cpu : 0]!.id | 0;
+    return 0;
+  }
+
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
     if (flags > 2) return -E.EINVAL;
     const k = this.id(key);

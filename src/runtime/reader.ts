@@ -115,6 +115,20 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     return true;
   }
 
+  /** @internal take() then write() (false: no room, nothing written) */
+  output(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number, bytes: number): boolean {
+    const r = this.ring(slot);
+    if (!r) return false;
+    if (r.used + bytes > this.capacity) {
+      r.lost++;
+      this.wake();
+      return false;
+    }
+    r.used += bytes;
+    this.writeRing(r, ts, head, tail, size);
+    return true;
+  }
+
   /** @internal give back room taken for a discarded reservation */
   giveBack(bytes: number): void {
     const r = this.ring(undefined);
@@ -134,6 +148,10 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   write(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     const r = this.ring(slot);
     if (!r) return;
+    this.writeRing(r, ts, head, tail, size);
+  }
+
+  private writeRing(r: Ring, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     let pos = r.pos;
     if (pos + size > r.slab.byteLength) {
       r.slab = new Uint8Array(Math.max(SLAB, size));

@@ -97,6 +97,9 @@ export class Runtime {
   private tsNs: bigint | undefined = undefined;
   /** The context's address (r1 at entry): the same region every run. */
   private readonly ctxAddr: bigint;
+  /** Its halves (the compiled path's r1). */
+  private readonly ctxL: number;
+  private readonly ctxH: number;
 
   private constructor(spec: ObjectSpec, o: RuntimeOptions) {
     this.spec = spec;
@@ -143,9 +146,7 @@ export class Runtime {
       },
       output: (map, _cpu, slot, ts, head, tail, size, bytes) => {
         const r = this.readerOf(map, slot);
-        if (r === undefined || !r.take(slot, bytes)) return false;
-        r.write(slot, ts, head, tail, size);
-        return true;
+        return r !== undefined && r.output(slot, ts, head, tail, size, bytes);
       },
       commitData: (map, _cpu, ts, data, bytes) => {
         const r = this.readerOf(map, undefined);
@@ -176,6 +177,8 @@ export class Runtime {
       ctx: undefined,
     };
     this.ctxAddr = Memory.address(this.skb.ctx);
+    this.ctxL = Number(BigInt.asIntN(32, this.ctxAddr));
+    this.ctxH = Number(BigInt.asIntN(32, this.ctxAddr >> 32n));
     const wanted = o.programs;
     for (const p of spec.programs) {
       if (wanted && !wanted.includes(p.name)) continue;
@@ -242,7 +245,7 @@ export class Runtime {
     env.ctx = skb.ctx;
     try {
       // compiled: r0's low half as an int32 directly (no BigInt)
-      const retval = compiled ? compiled.low32(env, this.stack, this.ctxAddr) : Number(BigInt.asIntN(32, interpret(linked, env, this.stack, this.ctxAddr)));
+      const retval = compiled ? compiled.entry(env, this.stack, this.ctxL, this.ctxH) : Number(BigInt.asIntN(32, interpret(linked, env, this.stack, this.ctxAddr)));
       return { retval };
     } catch (err) {
       if (err instanceof RuntimeFault && !err.message.startsWith('program ')) throw new RuntimeFault(`program '${linked.name}' ${err.message}`, { insn: err.insn, cause: err });
