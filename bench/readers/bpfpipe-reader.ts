@@ -24,6 +24,8 @@ let lost = 0;
 let bytes = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
+// BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?).
+const gaps: [number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
 let t0 = process.hrtime.bigint();
 // SIGUSR2 ends the warm-up: count from here.
 process.on('SIGUSR2', () => {
@@ -53,7 +55,13 @@ if (mode === 'decoded') {
   }
   bytes = Number(check & 1n);
 } else {
+  let last = performance.now();
   for await (const b of reader.batches()) {
+    if (gaps) {
+      const now = performance.now();
+      gaps.push([now - last, b.bytes, b.lostCount]);
+      last = now;
+    }
     received += b.length;
     lost += b.lostCount;
     for (let i = 0; i < b.length; i++) bytes += b.size(i);
@@ -76,4 +84,12 @@ console.log(JSON.stringify({
   latencyUs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: pct(1) },
   slow: lat.length ? lat.filter((x) => x > 2000).length : 0,
   wakeups: reader.stats.wakeups,
+  ...(gaps ? {
+    gaps: {
+      batches: gaps.length,
+      maxMs: Math.max(...gaps.map((g) => g[0])),
+      p99Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.99)]?.[0],
+      withLoss: gaps.map((g, i) => ({ i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1] })).filter((g) => g.lost > 0).slice(0, 40), // the first 40
+    },
+  } : {}),
 }));
