@@ -15,7 +15,8 @@ import { readDrops, isDropsMap, fillMeta, isMetaMap, DROPS_SUFFIX, META_SUFFIX }
 import { PerfRing } from './perf-ring.js';
 import { RingbufRing } from './ringbuf-ring.js';
 import { SlotClaims } from './claims.js';
-import { EventReader, type DropsSource } from './reader.js';
+import { EventReader } from './reader.js';
+import type { DropsSource } from './reader-parts.js';
 import { maxPerfSample, perfSampleRecordSize } from './perf-records.js';
 import type { StructDecoder } from './struct-decoder.js';
 

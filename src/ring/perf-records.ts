@@ -5,7 +5,7 @@
  * then move data_tail, so the kernel can never overwrite bytes that are still being read.
  */
 import { BadInputError } from '../errors.js';
-import type { BatchBuilder } from './batch.js';
+import type { BatchBuilder } from './batch-builder.js';
 
 export const PERF_RECORD_LOST = 2;
 export const PERF_RECORD_SAMPLE = 9;

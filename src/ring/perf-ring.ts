@@ -7,7 +7,7 @@ import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
-import type { BatchBuilder } from './batch.js';
+import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

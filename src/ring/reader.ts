@@ -8,39 +8,11 @@ import { ClosedError, UsageError } from '../errors.js';
 import type { PerfRing } from './perf-ring.js';
 import type { RingbufRing } from './ringbuf-ring.js';
 import type { RingEvent, ReaderStats, Lost } from './types.js';
-import type { StructDecoder } from './struct-decoder.js';
 import { LostLedger } from './lost-ledger.js';
 import { OrderedMerge } from './ordered-merge.js';
-import { BatchBuilder, EventBatch, batchOf } from './batch.js';
-
-/** Where the NAME_drops counters of the rings come from (per ledger key: slot, or 0 for a ring buffer). */
-export interface DropsSource {
-  read(): Map<number, bigint>;
-  close(): void;
-}
-
-export interface ReaderParts {
-  kind: 'perf' | 'ringbuf';
-  perfRings: PerfRing[];
-  ringbuf: RingbufRing | undefined;
-  /** Opens the ring of a CPU that came online later (perf), or undefined. */
-  openCpu: ((cpu: number) => PerfRing | undefined) | undefined;
-  drops: DropsSource | undefined;
-  decoder: StructDecoder | undefined;
-  flushMs: number;
-  ordered: { windowMs: number } | undefined;
-  /** Called once when the reader releases its rings: slots, claims, map fds. */
-  release: () => void;
-  signal: AbortSignal | undefined;
-  /** Streaming batches own copies of their bytes (default: leased ring memory). */
-  copyBatches?: boolean;
-  /**
-   * Perf rings with a byte watermark: drains smaller than this many bytes mean traffic too slow to
-   * wake us, so the reader polls every millisecond. Undefined: the kernel wakes us per event count
-   * (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
-   */
-  slowBytes?: number;
-}
+import { EventBatch } from './batch.js';
+import { BatchBuilder, batchOf } from './batch-builder.js';
+import type { ReaderParts } from './reader-parts.js';
 
 const MIN_INTERVAL_MS = 1;
 /** How long slow traffic may pause before the flush timer backs off from 1 ms to flushMs. */

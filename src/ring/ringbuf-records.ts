@@ -6,7 +6,7 @@
  */
 import { BadInputError } from '../errors.js';
 import { allocUnsafe } from './perf-records.js';
-import type { BatchBuilder } from './batch.js';
+import type { BatchBuilder } from './batch-builder.js';
 
 export const RINGBUF_BUSY_BIT = 0x80000000;
 export const RINGBUF_DISCARD_BIT = 0x40000000;

@@ -6,7 +6,7 @@
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
-import type { BatchBuilder } from './batch.js';
+import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;

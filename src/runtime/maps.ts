@@ -221,7 +221,11 @@ class HashMap extends RuntimeMap {
   }
 
   override lookupP(key: Uint8Array, cpu: number): number {
-    const k = this.id(key);
+    return this.valueP(this.id(key), cpu);
+  }
+
+  /** The value of key id `k` as an address pair (region id in mem.hi, offset 0), or NULL. */
+  private valueP(k: number | string, cpu: number): number {
     const e = this.entries.get(k);
     if (!e) {
       this.mem.hi = 0;
@@ -244,17 +248,7 @@ class HashMap extends RuntimeMap {
     const b = r.bytes;
     let k = 0;
     for (let i = off + ks - 1; i >= off; i--) k = k * 256 + b[i]!;
-    const e = this.entries.get(k);
-    if (!e) {
-      this.mem.hi = 0;
-      return 0;
-    }
-    if (this.lru) {
-      this.entries.delete(k);
-      this.entries.set(k, e);
-    }
-    this.mem.hi = e.values[this.percpu ? cpu : 0]!.id | 0;
-    return 0;
+    return this.valueP(k, cpu);
   }
 
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {

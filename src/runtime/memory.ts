@@ -161,13 +161,11 @@ export class Memory {
     }
   }
 
-  /**
-   * Without BigInt, for the compiled path: the address is the pair `hi:lo` (int32 halves, as the
-   * compiled code holds registers) plus `off`. Returns the low 32 bits of the value (int32) and leaves
-   * the high 32 bits in `hi` (0 for loads of 1, 2 or 4 bytes, unless the context gives a pointer).
-   * Same checks and same faults as load(): anything but the common case goes through load() itself.
-   */
-  loadP(ahi: number, alo: number, off: number, size: number, pc: number): number {
+  /** Region id of the last offsetOf() (the high half, after the carry). */
+  private carried = 0;
+
+  /** `ahi:alo` + `off` as 64-bit arithmetic: returns the low half (unsigned), the high half in `carried`. */
+  private offsetOf(ahi: number, alo: number, off: number): number {
     let o = (alo >>> 0) + off;
     let id = ahi;
     if (o > 0xffffffff) {
@@ -177,6 +175,19 @@ export class Memory {
       o += 0x100000000;
       id = (id - 1) | 0;
     }
+    this.carried = id;
+    return o;
+  }
+
+  /**
+   * Without BigInt, for the compiled path: the address is the pair `hi:lo` (int32 halves, as the
+   * compiled code holds registers) plus `off`. Returns the low 32 bits of the value (int32) and leaves
+   * the high 32 bits in `hi` (0 for loads of 1, 2 or 4 bytes, unless the context gives a pointer).
+   * Same checks and same faults as load(): anything but the common case goes through load() itself.
+   */
+  loadP(ahi: number, alo: number, off: number, size: number, pc: number): number {
+    const o = this.offsetOf(ahi, alo, off);
+    const id = this.carried;
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r === undefined || !r.live || o + size > r.size) return this.loadSlow(id, o, size, pc);
@@ -203,15 +214,8 @@ export class Memory {
 
   /** Store the pair `vhi:vlo` (its low `size` bytes) at `ahi:alo` + `off`, without BigInt; checked as store(). */
   storeP(ahi: number, alo: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
-    let o = (alo >>> 0) + off;
-    let id = ahi;
-    if (o > 0xffffffff) {
-      o -= 0x100000000;
-      id = (id + 1) | 0;
-    } else if (o < 0) {
-      o += 0x100000000;
-      id = (id - 1) | 0;
-    }
+    const o = this.offsetOf(ahi, alo, off);
+    const id = this.carried;
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r === undefined || !r.live || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {

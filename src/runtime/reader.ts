@@ -4,7 +4,8 @@
  * loss rules: an output that does not fit fails in the program and is reported as lost.
  */
 import { ClosedError, UsageError } from '../errors.js';
-import { BatchBuilder, type EventBatch } from '../ring/batch.js';
+import type { EventBatch } from '../ring/batch.js';
+import { BatchBuilder } from '../ring/batch-builder.js';
 import type { StructDecoder } from '../ring/struct-decoder.js';
 import type { Lost, ReaderStats, RingEvent } from '../ring/types.js';
 import type { OutputRecord, RuntimeMap } from './maps.js';
@@ -104,29 +105,27 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
 
   /** @internal room for `bytes` in the ring of `slot` */
   take(slot: number | undefined, bytes: number): boolean {
-    const r = this.ring(slot);
-    if (!r) return false;
-    if (r.used + bytes > this.capacity) {
-      r.lost++;
-      this.wake();
-      return false;
-    }
-    r.used += bytes;
-    return true;
+    return this.room(this.ring(slot), bytes) !== undefined;
   }
 
   /** @internal take() then write() (false: no room, nothing written) */
   output(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number, bytes: number): boolean {
-    const r = this.ring(slot);
+    const r = this.room(this.ring(slot), bytes);
     if (!r) return false;
+    this.writeRing(r, ts, head, tail, size);
+    return true;
+  }
+
+  /** Count `bytes` as used in `r`; undefined (and one more lost) when they do not fit. */
+  private room(r: Ring | undefined, bytes: number): Ring | undefined {
+    if (!r) return undefined;
     if (r.used + bytes > this.capacity) {
       r.lost++;
       this.wake();
-      return false;
+      return undefined;
     }
     r.used += bytes;
-    this.writeRing(r, ts, head, tail, size);
-    return true;
+    return r;
   }
 
   /** @internal give back room taken for a discarded reservation */

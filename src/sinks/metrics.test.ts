@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { registerEventMetrics } from './metrics.js';
 import { registerNatsMetrics } from './nats-metrics.js';
-import { batchOf } from '../ring/batch.js';
+import { batchOf } from '../ring/batch-builder.js';
 import type { StructDecoder } from '../ring/struct-decoder.js';
 import type { RingEvent } from '../ring/types.js';
 

@@ -21,6 +21,8 @@ import { natsClient, jetstreamLib } from './lazy.js';
 import type { EventBatch } from '../ring/batch.js';
 import { sampleRecord, lostRecord, type RecordOptions } from '../decode/json.js';
 import { ensureStream, rawHeaders, lostHeaders, DEFAULT_STREAM, type NatsFormat } from './nats-stream.js';
+import { Fifo } from './fifo.js';
+import { parseReply } from './nats-reply.js';
 
 export interface NatsSinkOptions {
   /** Server URL(s), e.g. nats://127.0.0.1:4222. */
@@ -87,22 +89,6 @@ export function defaultIdPrefix(): string {
   return `${os.hostname()}.${Date.now().toString(36)}${process.pid.toString(36)}`;
 }
 
-/** A JetStream reply: ok (maybe a duplicate), or an error that is worth retrying or not. */
-type Reply = { ok: true; duplicate: boolean } | { ok: false; transient: boolean; message: string };
-
-function parseReply(msg: NatsMsg): Reply {
-  // No stream (yet) for the subject, e.g. while JetStream recovers after a restart: a 503 status.
-  if (msg.headers?.hasError) return { ok: false, transient: msg.headers.code === 503 || msg.headers.code === 408, message: `${msg.headers.code} ${msg.headers.description}` };
-  try {
-    const r = JSON.parse(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('utf8')) as { stream?: string; duplicate?: boolean; error?: { code: number; err_code?: number; description: string } };
-    if (r.error) return { ok: false, transient: r.error.code === 503 || r.error.err_code === 10008, message: r.error.description };
-    if (typeof r.stream === 'string' && r.stream !== '') return { ok: true, duplicate: r.duplicate === true };
-  } catch {
-    /* below */
-  }
-  return { ok: false, transient: false, message: 'invalid JetStream ack' };
-}
-
 export class NatsPublisher {
   readonly subject: string;
   readonly stream: string;
@@ -119,8 +105,7 @@ export class NatsPublisher {
   private readonly ackTimeoutMs: number;
   private readonly stallMs: number;
   private readonly idPrefix: string;
-  private queue: Msg[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Msg>();
   private seq = 0;
   private s = { submitted: 0, published: 0, duplicates: 0, retries: 0, dropped: 0, errors: 0, reconnects: 0 };
   private connected = true;
@@ -172,7 +157,7 @@ export class NatsPublisher {
   }
 
   get stats(): NatsStats {
-    return { ...this.s, buffered: this.queue.length - this.head, inflight: this.pending.size, connected: this.connected };
+    return { ...this.s, buffered: this.queue.size, inflight: this.pending.size, connected: this.connected };
   }
 
   private warn(key: string, message: string): void {
@@ -194,7 +179,7 @@ export class NatsPublisher {
         this.connected = true;
         this.s.reconnects++;
         this.pausedUntil = 0;
-        this.warn('', `bpfpipe: NATS reconnected to ${st.server}; ${this.queue.length - this.head} messages to send`);
+        this.warn('', `bpfpipe: NATS reconnected to ${st.server}; ${this.queue.size} messages to send`);
         this.pump();
       } else if (st.type === 'close') {
         this.connected = false;
@@ -205,34 +190,12 @@ export class NatsPublisher {
 
   private push(m: Msg): void {
     this.s.submitted++;
-    if (this.queue.length - this.head >= this.bufferMax) {
+    if (this.queue.size >= this.bufferMax) {
       this.s.dropped++;
       this.warn('buffer', `bpfpipe: NATS buffer full (${this.bufferMax} messages): dropping, counted in the summary`);
       return;
     }
     this.queue.push(m);
-  }
-
-  private unshift(ms: Msg[]): void {
-    if (ms.length === 0) return;
-    if (this.head >= ms.length) {
-      this.head -= ms.length;
-      for (let i = 0; i < ms.length; i++) this.queue[this.head + i] = ms[i]!;
-    } else {
-      this.queue = [...ms, ...this.queue.slice(this.head)];
-      this.head = 0;
-    }
-  }
-
-  private shift(): Msg | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const m = this.queue[this.head]!;
-    this.queue[this.head++] = undefined as unknown as Msg;
-    if (this.head > 4096 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    return m;
   }
 
   private withId(h: MsgHdrs): MsgHdrs {
@@ -264,7 +227,7 @@ export class NatsPublisher {
       return;
     }
     while (this.pending.size < this.window) {
-      const m = this.shift();
+      const m = this.queue.shift();
       if (!m) break;
       const token = ++this.token;
       this.pending.set(token, { m, sentAt: now });
@@ -280,7 +243,7 @@ export class NatsPublisher {
 
   private fail(m: Msg, retry: boolean, message: string): void {
     if (retry && !this.closed) {
-      this.unshift([m]);
+      this.queue.unshift([m]);
       this.s.retries++;
       this.pausedUntil = Date.now() + RETRY_PAUSE_MS;
       this.warn(`retry:${message.split(' ')[0]}`, `bpfpipe: NATS publish failed (${message}); retrying with the same message ids`);
@@ -330,7 +293,7 @@ export class NatsPublisher {
       late.push(p.m);
     }
     if (late.length === 0) return;
-    this.unshift(late);
+    this.queue.unshift(late);
     this.s.retries += late.length;
     this.warn('retry:timeout', `bpfpipe: NATS did not acknowledge ${late.length} messages within ${this.ackTimeoutMs} ms; sending them again with the same message ids`);
     this.wake();
@@ -341,7 +304,7 @@ export class NatsPublisher {
     const back = [...this.pending.values()].map((p) => p.m);
     this.pending.clear();
     this.s.retries += back.length;
-    this.unshift(back);
+    this.queue.unshift(back);
   }
 
   private wake(): void {
@@ -366,7 +329,7 @@ export class NatsPublisher {
     this.pump();
     let waitedSince = Date.now();
     let acked = this.s.published;
-    while (!this.released && !this.stalled && this.connected && this.queue.length - this.head > this.window) {
+    while (!this.released && !this.stalled && this.connected && this.queue.size > this.window) {
       await this.progress(this.stallMs);
       if (this.s.published !== acked) {
         acked = this.s.published;
@@ -391,18 +354,17 @@ export class NatsPublisher {
   async flush(timeoutMs = 10_000): Promise<NatsStats> {
     this.release();
     const deadline = Date.now() + timeoutMs;
-    while ((this.queue.length - this.head > 0 || this.pending.size > 0) && !this.closed) {
+    while ((this.queue.size > 0 || this.pending.size > 0) && !this.closed) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       this.pump();
       await this.progress(Math.min(left, 250));
     }
-    const left = this.queue.length - this.head + this.pending.size;
+    const left = this.queue.size + this.pending.size;
     if (left > 0) {
       this.s.dropped += left;
       this.warn('', `bpfpipe: NATS: ${left} messages not acknowledged within ${timeoutMs} ms; counted as dropped`);
-      this.queue = [];
-      this.head = 0;
+      this.queue.clear();
       this.pending.clear();
     }
     return this.stats;
@@ -411,10 +373,9 @@ export class NatsPublisher {
   /** Close the connection (messages still waiting count as dropped). */
   async close(): Promise<void> {
     if (this.closed) return;
-    const left = this.queue.length - this.head + this.pending.size;
+    const left = this.queue.size + this.pending.size;
     this.s.dropped += left;
-    this.queue = [];
-    this.head = 0;
+    this.queue.clear();
     this.pending.clear();
     this.closed = true;
     this.released = true;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebState } from './web-state.js';
-import { batchOf } from '../ring/batch.js';
+import { batchOf } from '../ring/batch-builder.js';
 import type { StructDecoder } from '../ring/struct-decoder.js';
 
 const decoder: StructDecoder = { size: 4, decode: (v, o) => ({ port: v.getUint16(o, true) }) };

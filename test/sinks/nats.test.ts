@@ -14,7 +14,7 @@ import { withNetns, assertTcClean, BpffsGuard } from '../kernel/helpers/index.js
 import { startCli, repeatUntil, cli, ROOT } from '../cli/support.js';
 import { NatsServer, tmpDir, waitFor, sleep, udpTraffic, parseSummary, pauseProcess, endCli } from './support.js';
 import { NatsPublisher } from '../../src/index.js';
-import { batchOf } from '../../src/ring/batch.js';
+import { batchOf } from '../../src/ring/batch-builder.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));

@@ -14,7 +14,7 @@ import { startCli, ROOT } from '../cli/support.js';
 import { freePort, waitFor, udpTraffic, parseSummary, launchChromium, endCli } from './support.js';
 import { WebView } from '../../src/index.js';
 import type { StructDecoder } from '../../src/ring/struct-decoder.js';
-import { batchOf } from '../../src/ring/batch.js';
+import { batchOf } from '../../src/ring/batch-builder.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));

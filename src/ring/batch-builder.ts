@@ -1,0 +1,124 @@
+/** Building EventBatches: the columns collected while rings are drained, and batches from event lists. */
+import { EventBatch, type Columns, type Segment } from './batch.js';
+import type { Lost, RingEvent } from './types.js';
+import type { StructDecoder } from './struct-decoder.js';
+
+/** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
+export class BatchBuilder {
+  n = 0;
+  bytes = 0;
+  off = new Int32Array(1024);
+  len = new Int32Array(1024);
+  seg = new Uint16Array(1024);
+  tsLo = new Uint32Array(1024);
+  tsHi = new Uint32Array(1024);
+  segs: Segment[] = [];
+  lost: Lost[] = [];
+  withTs = false;
+  /** A leased batch uses the scratch columns; no new drain until it is released. */
+  private lease: EventBatch | undefined;
+
+  constructor(private readonly decoder: StructDecoder | undefined, private readonly padded: boolean) {}
+
+  /** Release the outstanding leased batch, if any (its ring memory goes back to the kernel). */
+  releaseLease(): void {
+    const l = this.lease;
+    this.lease = undefined;
+    l?.release();
+  }
+
+  /** Start a segment (a block copied out of a ring, or the ring itself); returns its index. */
+  segment(buf: Uint8Array, cpu: number, slot: number | undefined, inRing: boolean): number {
+    if (this.segs.length >= 0xffff) throw new RangeError('too many segments in one batch');
+    this.segs.push({ buf, view: undefined, cpu, slot, inRing });
+    return this.segs.length - 1;
+  }
+
+  /** Make room for `more` samples. */
+  reserve(more: number): void {
+    const need = this.n + more;
+    if (need <= this.off.length) return;
+    let cap = this.off.length;
+    while (cap < need) cap *= 2;
+    const n = this.n;
+    const grow = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, b: T): T => {
+      b.set(a.subarray(0, n) as never);
+      return b;
+    };
+    this.off = grow(this.off, new Int32Array(cap));
+    this.len = grow(this.len, new Int32Array(cap));
+    this.seg = grow(this.seg, new Uint16Array(cap));
+    this.tsLo = grow(this.tsLo, new Uint32Array(cap));
+    this.tsHi = grow(this.tsHi, new Uint32Array(cap));
+  }
+
+  get empty(): boolean {
+    return this.n === 0 && this.lost.length === 0;
+  }
+
+  private columns(copy: boolean): Columns {
+    const n = this.n;
+    const c: Columns = {
+      length: n,
+      bytes: this.bytes,
+      segs: this.segs,
+      off: copy ? this.off.slice(0, n) : this.off,
+      len: copy ? this.len.slice(0, n) : this.len,
+      seg: copy ? this.seg.slice(0, n) : this.seg,
+      tsLo: this.withTs ? (copy ? this.tsLo.slice(0, n) : this.tsLo) : undefined,
+      tsHi: this.withTs ? (copy ? this.tsHi.slice(0, n) : this.tsHi) : undefined,
+      lost: this.lost,
+    };
+    this.n = 0;
+    this.bytes = 0;
+    this.segs = [];
+    this.lost = [];
+    this.withTs = false;
+    return c;
+  }
+
+  /** A batch that owns its columns and bytes (no segment may be in the ring). */
+  take(): EventBatch {
+    return new EventBatch(this.columns(true), this.decoder, this.padded, undefined);
+  }
+
+  /** A leased batch over the scratch columns; `onRelease` hands the ring memory back. */
+  takeLeased(onRelease: () => void): EventBatch {
+    const batch = new EventBatch(this.columns(false), this.decoder, this.padded, () => {
+      if (this.lease === batch) this.lease = undefined;
+      onRelease();
+    });
+    this.lease = batch;
+    return batch;
+  }
+}
+
+/** A batch holding given events (used after reordering); samples keep their bytes where they are. */
+export function batchOf(events: readonly RingEvent[], decoder: StructDecoder | undefined, padded: boolean): EventBatch {
+  const b = new BatchBuilder(decoder, padded);
+  const segIndex = new Map<ArrayBufferLike, Map<string, number>>();
+  for (const e of events) {
+    if (e.lost !== undefined) {
+      b.lost.push(e);
+      continue;
+    }
+    const d = e.data;
+    let byKey = segIndex.get(d.buffer);
+    if (!byKey) segIndex.set(d.buffer, (byKey = new Map()));
+    const key = `${e.cpu}/${e.slot}`;
+    let seg = byKey.get(key);
+    if (seg === undefined) byKey.set(key, (seg = b.segment(new Uint8Array(d.buffer, 0, d.buffer.byteLength), e.cpu, e.slot, false)));
+    b.reserve(1);
+    const i = b.n++;
+    b.off[i] = d.byteOffset;
+    b.len[i] = d.byteLength;
+    b.seg[i] = seg;
+    if (e.ts !== undefined) {
+      b.tsLo[i] = Number(e.ts & 0xffffffffn);
+      b.tsHi[i] = Number(e.ts >> 32n);
+      b.withTs = true;
+    }
+    b.bytes += d.byteLength;
+  }
+  return b.take();
+}

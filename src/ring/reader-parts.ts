@@ -1,0 +1,33 @@
+/** What an EventReader is made of (assembled by openEvents): its rings, drop counters, decoder, timing. */
+import type { PerfRing } from './perf-ring.js';
+import type { RingbufRing } from './ringbuf-ring.js';
+import type { StructDecoder } from './struct-decoder.js';
+
+/** Where the NAME_drops counters of the rings come from (per ledger key: slot, or 0 for a ring buffer). */
+export interface DropsSource {
+  read(): Map<number, bigint>;
+  close(): void;
+}
+
+export interface ReaderParts {
+  kind: 'perf' | 'ringbuf';
+  perfRings: PerfRing[];
+  ringbuf: RingbufRing | undefined;
+  /** Opens the ring of a CPU that came online later (perf), or undefined. */
+  openCpu: ((cpu: number) => PerfRing | undefined) | undefined;
+  drops: DropsSource | undefined;
+  decoder: StructDecoder | undefined;
+  flushMs: number;
+  ordered: { windowMs: number } | undefined;
+  /** Called once when the reader releases its rings: slots, claims, map fds. */
+  release: () => void;
+  signal: AbortSignal | undefined;
+  /** Streaming batches own copies of their bytes (default: leased ring memory). */
+  copyBatches?: boolean;
+  /**
+   * Perf rings with a byte watermark: drains smaller than this many bytes mean traffic too slow to
+   * wake us, so the reader polls every millisecond. Undefined: the kernel wakes us per event count
+   * (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
+   */
+  slowBytes?: number;
+}
