@@ -21,6 +21,7 @@ import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
+import { blockInfo, lookupCode, mapOfR1, CLOBBER, type Bind, type BlockInfo } from './codegen-maps.js';
 
 /** Frame of a bpf-to-bpf call: return pc, r6..r10 halves. */
 const FRAME = 11;
@@ -50,6 +51,9 @@ interface Flow {
   jump(i: number, t: number): string;
   call(i: number, t: number): string;
   exit(i: number): string;
+  /** The program's basic blocks and the names of bound values (inline map lookups). */
+  blocks: BlockInfo;
+  bind: Bind;
 }
 
 const isExit = (op: number) => ((op & 7) === Cls.JMP || (op & 7) === Cls.JMP32) && op >> 4 === 0x9;
@@ -99,11 +103,13 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
     const h = p.helpers[i];
     if (h !== undefined && pairHelper(h) !== undefined) {
       // the helper's int32-pair form (helpers.ts): no BigInt for its arguments and result
-      return `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
+      const call = `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; ${CLOBBER}`;
+      const m = imm === 1 ? mapOfR1(p, flow.blocks, i) : undefined;
+      return m !== undefined ? lookupCode(m, call, flow.bind) : call;
     }
     const n = HELPER_ARGS[imm] ?? 5;
     const args = [1, 2, 3, 4, 5].map((r) => (r <= n ? `A(r${r}l, r${r}h)` : '0n')).join(', ');
-    return `r0l = RET(H[${i}](env, ${args}, ${i})); r0h = T.h; r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;`;
+    return `r0l = RET(H[${i}](env, ${args}, ${i})); r0h = T.h; ${CLOBBER}`;
   }
   if (code === 0x9) return flow.exit(i);
   const b = (op & 0x08) === 0 ? immOp(imm) : s;
@@ -147,17 +153,20 @@ function calledMain(c: Decoded): boolean {
 
 /** Per-run constants of the inline stack and packet accesses (see loadCode/storeCode). */
 const MEMORY_PROLOGUE = `const mem = env.mem;
-    // The stack and the packet are reached inline (as loadP/storeP would, checks included; both live
-    // for the whole run); other regions (and whatever is not in bounds: the faults) through mem.
-    const SV = stack.view, SID = stack.id | 0, SL = mem.owns(stack) && stack.pointerField === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
+    // The stack and the packet are reached inline (as loadP/storeP would, checks included; both are
+    // the caller's own regions of env.mem, made once and live for the whole run); other regions (and
+    // whatever is not in bounds: the faults) through mem.
+    const SV = stack.view, SID = stack.id | 0, SL = stack.live && stack.pointerField === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
     const pk = env.packet === undefined ? stack : env.packet;
-    const PV = pk.view, PID = pk.id | 0, PL = mem.owns(pk) && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
+    const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
     // Loads of the context (read-only here: stores go through storeP and its writableAt).
     const cx = env.ctx === undefined ? stack : env.ctx;
-    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && mem.owns(cx) ? cx.size : 0, CPF = cx.pointerField;
+    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPF = cx.pointerField;
     // Other regions (map values, globals, records): each access's last region (RCn), inline while it
     // is live and the access in its bounds; the caches belong to one address space.
-    if (CM !== mem) { CM = mem; RESET(); }`;
+    if (CM !== mem) { CM = mem; RESET(); }
+    // Inline map lookups: only in the address space of the maps they were compiled for.
+    const OWN = mem === MEM;`;
 
 const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, pv, q = NOREG;';
 
@@ -167,7 +176,7 @@ const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, pv, q = NORE
  * merges), bpf-to-bpf calls as calls, registers crossing through a shared Int32Array (the callee
  * starts with the caller's r0-r9 and hands back r0-r5; r6-r10 stay the caller's).
  */
-function structured(p: Linked, starts: number[]): { source: string; entry: string } {
+function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | 'bind'>): { source: string; entry: string } {
   const c = p.code;
   const regList = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
   const store = (n: number) => regList(0, n).map((r) => `RF[${2 * r}] = r${r}l; RF[${2 * r + 1}] = r${r}h;`).join(' ');
@@ -178,6 +187,7 @@ function structured(p: Linked, starts: number[]): { source: string; entry: strin
     const b = starts[k + 1] ?? c.count;
     const main = a === 0;
     const flow: Flow = {
+      ...common,
       jump: (_i, t) => `break L${t};`,
       call: (i, t) =>
         `if (depth >= ${MAX_CALL_DEPTH - 1}) throw fault(${i}, 'calls nested deeper than ${MAX_CALL_DEPTH}'); ` +
@@ -212,7 +222,7 @@ function structured(p: Linked, starts: number[]): { source: string; entry: strin
 }
 
 /** Any other program: one function, a dispatch loop (a switch over the jump targets) around straight-line code. */
-function dispatchLoop(p: Linked): { source: string; entry: string } {
+function dispatchLoop(p: Linked, common: Pick<Flow, 'blocks' | 'bind'>): { source: string; entry: string } {
   const c = p.code;
   const targets = new Set<number>([0]);
   let calls = false;
@@ -231,6 +241,7 @@ function dispatchLoop(p: Linked): { source: string; entry: string } {
   const save = [6, 7, 8, 9, 10].flatMap((r, k) => [`FR[fp + ${1 + 2 * k}] = r${r}l;`, `FR[fp + ${2 + 2 * k}] = r${r}h;`]).join(' ');
   const restore = [6, 7, 8, 9, 10].flatMap((r, k) => [`r${r}l = FR[fp + ${1 + 2 * k}];`, `r${r}h = FR[fp + ${2 + 2 * k}];`]).join(' ');
   const flow: Flow = {
+    ...common,
     jump: (i, t) => (t <= i ? `if (++steps > ${MAX_STEPS}) throw loop(${i}); pc = ${t}; continue;` : `pc = ${t}; continue;`),
     call: (i, t) =>
       `if (fp >= ${(MAX_CALL_DEPTH - 1) * FRAME}) throw fault(${i}, 'calls nested deeper than ${MAX_CALL_DEPTH}'); ` +
@@ -269,21 +280,32 @@ function dispatchLoop(p: Linked): { source: string; entry: string } {
 
 export function compile(p: Linked): Compiled {
   const starts = nestedFunctions(p.code);
-  const { source, entry } = starts ? structured(p, starts) : dispatchLoop(p);
+  // values the generated code reads as constants (B0, B1, ...: bound below)
+  const bound: unknown[] = [];
+  const bind: Bind = (v) => {
+    let k = bound.indexOf(v);
+    if (k < 0) k = bound.push(v) - 1;
+    return `B${k}`;
+  };
+  const common = { blocks: blockInfo(p, (i) => jumpTarget(p.code, i)), bind };
+  const { source, entry } = starts ? structured(p, starts, common) : dispatchLoop(p, common);
+  // the address space of the program's maps (inline lookups check they run in it)
+  const maps = p.maps?.find((m) => m !== undefined)?.mem;
   const fault = (pc: number, what: string) => new RuntimeFault(`program '${p.name}' instruction ${pc}: ${what}`, { insn: pc });
   const loop = (pc: number) => new RuntimeFault(`program '${p.name}' ran more than ${MAX_STEPS} backward jumps (instruction ${pc}); stopped`, { insn: pc });
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const caches = [...new Set([...source.matchAll(/\bRC(\d+)\b/g)].map((m) => m[1]!))].map((n) => `RC${n}`);
-  const cacheDecl = `let CM;${caches.length ? ` let ${caches.map((c) => `${c} = NOREG`).join(', ')};` : ''}\n  function RESET() { ${caches.map((c) => `${c} = NOREG;`).join(' ')} }`;
-  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'P', 'fault', 'loop', 'NOREG', 'CACHEABLE', `${cacheDecl}\n  ${source}\n  return ${entry};`);
+  const boundDecl = bound.map((_, k) => `const B${k} = B[${k}];`).join(' ');
+  const cacheDecl = `${boundDecl} let CM;${caches.length ? ` let ${caches.map((c) => `${c} = NOREG`).join(', ')};` : ''}\n  function RESET() { ${caches.map((c) => `${c} = NOREG;`).join(' ')} }`;
+  const make = new Function('A', 'RET', 'DIV', 'SWAP', 'MASK', 'T', 'H', 'P', 'fault', 'loop', 'NOREG', 'CACHEABLE', 'B', 'MEM', `${cacheDecl}\n  ${source}\n  return ${entry};`);
   const pairs = p.helpers.map((h) => (h === undefined ? undefined : pairHelper(h)));
   // The entry returns r0's low half and leaves the high half in T.h.
-  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, pairs, fault, loop, NOREG, cacheable) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
+  const fn = make(toBig, fromBig, div64, swapAny, maskAny, T, p.helpers, pairs, fault, loop, NOREG, cacheable, bound, maps ?? null) as (env: RunEnv, stack: Region, argl: number, argh: number, topl: number, toph: number, depth: number) => number;
   const low32 = (env: RunEnv, stack: Region, r1: bigint): number => {
     const l = fromBig(r1);
-    return fn(env, stack, l, T.h, stack.bytes.byteLength | 0, stack.id | 0, 0);
+    return fn(env, stack, l, T.h, stack.bytes.length | 0, stack.id | 0, 0);
   };
-  const enter = (env: RunEnv, stack: Region, r1l: number, r1h: number): number => fn(env, stack, r1l, r1h, stack.bytes.byteLength | 0, stack.id | 0, 0);
+  const enter = (env: RunEnv, stack: Region, r1l: number, r1h: number): number => fn(env, stack, r1l, r1h, stack.bytes.length | 0, stack.id | 0, 0);
   const run = (env: RunEnv, stack: Region, r1: bigint): bigint => {
     const l = low32(env, stack, r1);
     return toBig(l, T.h);

@@ -121,11 +121,11 @@ function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard:
   m.reservations.delete(r.id);
   env.mem.release(r);
   const sink = env.sink;
-  const bytes = rbRecordBytes(r.bytes.byteLength);
+  const bytes = rbRecordBytes(r.bytes.length);
   if (sink.commitData !== undefined) {
     // the reader copies the record: its bytes can back a later reservation
     sink.commitData(m, env.cpu, discard ? 0n : env.now(), discard ? undefined : r.bytes, bytes);
-    const size = r.bytes.byteLength;
+    const size = r.bytes.length;
     let list = m.spare.get(size);
     if (list === undefined) m.spare.set(size, (list = []));
     if (list.length < 16) list.push({ bytes: r.bytes, view: r.view });
@@ -147,7 +147,7 @@ function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined
 /** bpf_ringbuf_output once the map and flags are checked: 0 or a negative errno. */
 function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
   const sink = env.sink;
-  if (sink.output !== undefined) return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.byteLength, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
+  if (sink.output !== undefined) return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.length, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
   return sink.push(m, { cpu: env.cpu, slot: undefined, data: data.slice(), ts: env.now() }, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
 }
 

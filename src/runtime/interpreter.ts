@@ -8,6 +8,7 @@ import { alu, cond, u64, M32 } from './alu.js';
 import { Cls, Mode, SIZE_BYTES, type Decoded } from './insn.js';
 import type { RunEnv } from './env.js';
 import type { HelperFn } from './helpers.js';
+import type { RuntimeMap } from './maps.js';
 import { Memory, type Region } from './memory.js';
 
 export const STACK_SIZE = 512;
@@ -22,6 +23,8 @@ export interface Linked {
   /** Helper functions by instruction index. */
   readonly helpers: (HelperFn | undefined)[];
   readonly name: string;
+  /** The map each ld_imm64 of a map loads, by instruction index (the compiled path's inline lookups). */
+  readonly maps?: (RuntimeMap | undefined)[];
 }
 
 function sext(size: number, v: bigint): bigint {

@@ -11,6 +11,16 @@ import type { RuntimeReader } from './reader.js';
 
 export const E = { ENOENT: 2, E2BIG: 7, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAGAIN: 11, EOPNOTSUPP: 95, EBUSY: 16 } as const;
 
+/**
+ * How the compiled path may look up a key inline (codegen-maps.ts): the map's own lookupAtP() spelled
+ * out for a key on the stack, with the same results. Undefined: the map is looked up through lookupAtP.
+ */
+export type InlineLookup =
+  /** Array maps: key `i` (the key's first 4 bytes, LE) below maxEntries → region regionIds[cpu or 0], offset i * valueSize. */
+  | { kind: 'array'; maxEntries: number; valueSize: number; regionIds: readonly number[]; perCpu: boolean }
+  /** Hash maps (not LRU) with 1, 2 or 4-byte keys: entries.get(key as LE number) → values[cpu or 0], offset 0. */
+  | { kind: 'hash'; keySize: 1 | 2 | 4; entries: ReadonlyMap<number | string, { values: Region[] }>; perCpu: boolean };
+
 export abstract class RuntimeMap {
   /** The region programs get for the map itself (ld_imm64 map fd). */
   readonly handle: Region;
@@ -44,6 +54,11 @@ export abstract class RuntimeMap {
    */
   lookupAtP(mem: Memory, hi: number, lo: number, cpu: number, pc: number): number {
     return this.lookupP(mem.bytesP(hi, lo, this.spec.keySize, pc), cpu);
+  }
+
+  /** @internal The map's inline lookup for the compiled path, if it has one. */
+  inlineLookup(): InlineLookup | undefined {
+    return undefined;
   }
 
   /** 0 or a negative errno. */
@@ -97,7 +112,7 @@ function splitInto(mem: Memory, v: bigint): number {
 
 /** The key's first 4 bytes as a little-endian u32 (no DataView per lookup; a shorter key throws as DataView would). */
 function u32(key: Uint8Array): number {
-  if (key.byteLength < 4) throw new RangeError('Offset is outside the bounds of the DataView');
+  if (key.length < 4) throw new RangeError('Offset is outside the bounds of the DataView');
   return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
 }
 
@@ -156,6 +171,12 @@ class ArrayMap extends RuntimeMap {
     return (i * this.spec.valueSize) | 0;
   }
 
+  override inlineLookup(): InlineLookup | undefined {
+    // (lookupAtP reads the first 4 bytes of a key of 4 bytes or more)
+    if (this.spec.keySize < 4) return undefined;
+    return { kind: 'array', maxEntries: this.spec.maxEntries, valueSize: this.spec.valueSize, regionIds: this.copies.map((r) => r.id), perCpu: this.percpu };
+  }
+
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
     const i = u32(key);
     if (flags > 2) return -E.EINVAL;
@@ -193,7 +214,7 @@ class HashMap extends RuntimeMap {
    */
   private id(key: Uint8Array): number | string {
     const ks = this.spec.keySize;
-    const n = Math.min(ks, key.byteLength);
+    const n = Math.min(ks, key.length);
     if (n === ks) {
       if (n <= 6) {
         let v = 0;
@@ -249,6 +270,13 @@ class HashMap extends RuntimeMap {
     let k = 0;
     for (let i = off + ks - 1; i >= off; i--) k = k * 256 + b[i]!;
     return this.valueP(k, cpu);
+  }
+
+  override inlineLookup(): InlineLookup | undefined {
+    const ks = this.spec.keySize;
+    // LRU lookups reorder the entries: through lookupAtP
+    if (this.lru || (ks !== 1 && ks !== 2 && ks !== 4)) return undefined;
+    return { kind: 'hash', keySize: ks, entries: this.entries, perCpu: this.percpu };
   }
 
   override update(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {

@@ -285,7 +285,7 @@ export class Memory {
     // reused while it still shows the same bytes of the same region (callers never keep it).
     const i = (r.id * 31 + off + (off >>> 9) * 5 + len) & (VIEW_CACHE - 1); // (frames are 512 bytes apart)
     const c = this.views[i];
-    if (c !== undefined && c.bytes === r.bytes && c.off === off && c.view.byteLength === len) return c.view;
+    if (c !== undefined && c.bytes === r.bytes && c.off === off && c.view.length === len) return c.view;
     const view = r.bytes.subarray(off, off + len);
     this.views[i] = { bytes: r.bytes, off, view };
     return view;

@@ -19,6 +19,13 @@ import type { OutputRecord, RuntimeMap } from './maps.js';
 const SLAB = 64 * 1024;
 const INITIAL_COLUMNS = 256;
 
+/** A record time's halves, through a scratch (no BigInt arithmetic). */
+const TS64 = new BigUint64Array(1);
+const TS32 = new Uint32Array(TS64.buffer);
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
+
 interface Ring {
   cpu: number;
   slot: number | undefined;
@@ -29,7 +36,9 @@ interface Ring {
   off: Int32Array;
   len: Int32Array;
   seg: Int32Array;
-  ts: BigUint64Array;
+  /** Record times as u32 halves (no BigInt per record). */
+  tsLo: Uint32Array;
+  tsHi: Uint32Array;
   /** The slabs the waiting records are in (seg indexes this). */
   segs: Uint8Array[];
   /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
@@ -41,21 +50,22 @@ interface Ring {
 function newRing(cpu: number, slot: number | undefined): Ring {
   return {
     cpu, slot, used: 0, lost: 0, n: 0,
-    off: new Int32Array(INITIAL_COLUMNS), len: new Int32Array(INITIAL_COLUMNS), seg: new Int32Array(INITIAL_COLUMNS), ts: new BigUint64Array(INITIAL_COLUMNS),
+    off: new Int32Array(INITIAL_COLUMNS), len: new Int32Array(INITIAL_COLUMNS), seg: new Int32Array(INITIAL_COLUMNS), tsLo: new Uint32Array(INITIAL_COLUMNS), tsHi: new Uint32Array(INITIAL_COLUMNS),
     segs: [], slab: new Uint8Array(0), pos: 0, cur: -1,
   };
 }
 
 function grow(r: Ring): void {
   const cap = r.off.length * 2;
-  const g = <T extends Int32Array | BigUint64Array>(a: T, b: T): T => {
+  const g = <T extends Int32Array | Uint32Array>(a: T, b: T): T => {
     b.set(a as never);
     return b;
   };
   r.off = g(r.off, new Int32Array(cap));
   r.len = g(r.len, new Int32Array(cap));
   r.seg = g(r.seg, new Int32Array(cap));
-  r.ts = g(r.ts, new BigUint64Array(cap));
+  r.tsLo = g(r.tsLo, new Uint32Array(cap));
+  r.tsHi = g(r.tsHi, new Uint32Array(cap));
 }
 
 export class RuntimeReader implements AsyncIterable<RingEvent> {
@@ -137,7 +147,7 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   /** @internal a record that already has its room */
   add(rec: OutputRecord, bytes: number): void {
     void bytes; // counted when the room was taken
-    this.write(rec.slot, rec.ts, rec.data, undefined, rec.data.byteLength);
+    this.write(rec.slot, rec.ts, rec.data, undefined, rec.data.length);
   }
 
   /**
@@ -152,7 +162,7 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
 
   private writeRing(r: Ring, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     let pos = r.pos;
-    if (pos + size > r.slab.byteLength) {
+    if (pos + size > r.slab.length) {
       r.slab = new Uint8Array(Math.max(SLAB, size));
       r.pos = pos = 0;
       r.cur = -1;
@@ -163,14 +173,16 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     }
     // the slab is fresh zeros past `pos`: the padding is already there
     r.slab.set(head, pos);
-    if (tail !== undefined) r.slab.set(tail, pos + head.byteLength);
+    if (tail !== undefined) r.slab.set(tail, pos + head.length);
     r.pos = pos + size;
     if (r.n === r.off.length) grow(r);
     const i = r.n++;
     r.off[i] = pos;
     r.len[i] = size;
     r.seg[i] = r.cur;
-    r.ts[i] = ts;
+    TS64[0] = ts;
+    r.tsLo[i] = TS32[LO]!;
+    r.tsHi[i] = TS32[HI]!;
     this.wake();
   }
 
@@ -208,19 +220,22 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     b.reserve(n);
     let k = 0;
     let sorted = true;
-    let prev = 0n;
+    let prevHi = 0;
+    let prevLo = 0;
     for (const r of this.all) {
       const base = b.segs.length;
       for (const buf of r.segs) b.segment(buf, r.cpu, r.slot, false);
       for (let i = 0; i < r.n; i++, k++) {
-        const ts = r.ts[i]!;
-        if (ts < prev) sorted = false;
-        prev = ts;
+        const hi = r.tsHi[i]!;
+        const lo = r.tsLo[i]!;
+        if (hi < prevHi || (hi === prevHi && lo < prevLo)) sorted = false;
+        prevHi = hi;
+        prevLo = lo;
         b.off[k] = r.off[i]!;
         b.len[k] = r.len[i]!;
         b.seg[k] = base + r.seg[i]!;
-        b.tsLo[k] = Number(ts & 0xffffffffn);
-        b.tsHi[k] = Number(ts >> 32n);
+        b.tsLo[k] = lo;
+        b.tsHi[k] = hi;
         b.bytes += r.len[i]!;
       }
       r.n = 0;

@@ -38,7 +38,10 @@ export interface RuntimeOptions {
 }
 
 export interface RunOptions extends SkbOptions {
-  /** bpf_ktime_get_ns during this run (e.g. the capture time); default: CLOCK_MONOTONIC now. */
+  /**
+   * bpf_ktime_get_ns and the output times of this run (e.g. the capture time); default: CLOCK_MONOTONIC,
+   * read once per run when the program first needs it (a run is one instant, as on replay).
+   */
   tsNs?: bigint;
   /** bpf_get_smp_processor_id during this run (default 0). */
   cpu?: number;
@@ -93,7 +96,7 @@ export class Runtime {
   private readonly env: RunEnv;
   private readonly skb: SkbContext;
   private readonly unsupported = new Map<string, NotSupportedError>();
-  /** bpf_ktime_get_ns of the current run (undefined: the clock). */
+  /** bpf_ktime_get_ns of the current run (undefined: the clock, not read yet in this run). */
   private tsNs: bigint | undefined = undefined;
   /** The context's address (r1 at entry): the same region every run. */
   private readonly ctxAddr: bigint;
@@ -151,7 +154,7 @@ export class Runtime {
       commitData: (map, _cpu, ts, data, bytes) => {
         const r = this.readerOf(map, undefined);
         if (r === undefined) return;
-        if (data !== undefined) r.write(undefined, ts, data, undefined, data.byteLength);
+        if (data !== undefined) r.write(undefined, ts, data, undefined, data.length);
         else r.giveBack(bytes);
       },
     };
@@ -170,11 +173,13 @@ export class Runtime {
       },
       maps: mapsById,
       cpu: 0,
-      now: () => (this.tsNs !== undefined ? this.tsNs : process.hrtime.bigint()),
+      // the clock is read once per run, at its first use (outputs and bpf_ktime_get_ns of a run agree)
+      now: () => this.tsNs ?? (this.tsNs = process.hrtime.bigint()),
       random: () => this.random(),
       trace: (l) => this.onTrace(l),
-      packet: undefined,
-      ctx: undefined,
+      // the skb's regions, refilled for every run (SkbContext.fill)
+      packet: this.skb.packet,
+      ctx: this.skb.ctx,
     };
     this.ctxAddr = Memory.address(this.skb.ctx);
     this.ctxL = Number(BigInt.asIntN(32, this.ctxAddr));
@@ -204,6 +209,7 @@ export class Runtime {
   private link(p: ProgramSpec): Linked {
     const code = decode(p);
     const imm64 = code.imm64.slice();
+    const maps: (RuntimeMap | undefined)[] = new Array(code.count).fill(undefined);
     for (let i = 0; i < code.count; i++) {
       const ref = code.mapRef[i];
       if (!ref) continue;
@@ -212,12 +218,13 @@ export class Runtime {
       if (refused) throw new NotSupportedError(`program '${p.name}' uses ${refused.message}`);
       if (!m) throw new NotSupportedError(`program '${p.name}' instruction ${i} refers to map '${ref.map}', which the object does not define`);
       imm64[i] = ref.kind === 'fd' ? Memory.address(m.handle) : Memory.address(globalRegion(m), ref.offset);
+      if (ref.kind === 'fd') maps[i] = m;
     }
     const helpers = new Array(code.count).fill(undefined);
     for (let i = 0; i < code.count; i++) {
       if (code.op[i] === 0x85 && code.src[i] === 0) helpers[i] = helper(code.imm[i]!, `program '${p.name}' instruction ${i}`);
     }
-    return { code, imm64, helpers, name: p.name };
+    return { code, imm64, helpers, name: p.name, maps };
   }
 
   program(name: string): RuntimeProgram {
@@ -234,24 +241,21 @@ export class Runtime {
 
   /** @internal */
   execute(linked: Linked, compiled: Compiled | undefined, packet: Uint8Array, o: RunOptions): RunResult {
+    const cpu = o.cpu ?? 0;
+    if (cpu >= this.ncpus) throw new UsageError(`cpu ${cpu} is not one of the runtime's ${this.ncpus} CPUs`);
     const skb = this.skb;
     skb.fill(packet, o);
     const env = this.env;
-    const cpu = o.cpu ?? 0;
     env.cpu = cpu;
-    if (cpu >= this.ncpus) throw new UsageError(`cpu ${cpu} is not one of the runtime's ${this.ncpus} CPUs`);
     this.tsNs = o.tsNs;
-    env.packet = skb.packet;
-    env.ctx = skb.ctx;
+    // (env.packet and env.ctx: the skb's regions, set once)
     try {
       // compiled: r0's low half as an int32 directly (no BigInt)
-      const retval = compiled ? compiled.entry(env, this.stack, this.ctxL, this.ctxH) : Number(BigInt.asIntN(32, interpret(linked, env, this.stack, this.ctxAddr)));
+      const retval = compiled !== undefined ? compiled.entry(env, this.stack, this.ctxL, this.ctxH) : Number(BigInt.asIntN(32, interpret(linked, env, this.stack, this.ctxAddr)));
       return { retval };
     } catch (err) {
       if (err instanceof RuntimeFault && !err.message.startsWith('program ')) throw new RuntimeFault(`program '${linked.name}' ${err.message}`, { insn: err.insn, cause: err });
       throw err;
-    } finally {
-      env.packet = env.ctx = undefined;
     }
   }
 

@@ -5,6 +5,7 @@
  * Loads of data, data_end and data_meta give packet pointers (direct packet access).
  */
 import { Memory, type Region } from './memory.js';
+import { UsageError } from '../errors.js';
 
 export const SKB_SIZE = 192;
 export const Skb = {
@@ -33,11 +34,14 @@ const PACKET_BROADCAST = 1;
 const PACKET_MULTICAST = 2;
 const PACKET_OTHERHOST = 3;
 
-function pktType(frame: Uint8Array, mac: Uint8Array): number {
-  if (frame.byteLength < 6) return PACKET_HOST;
-  if (frame[0]! & 1) return (frame[0]! & frame[1]! & frame[2]! & frame[3]! & frame[4]! & frame[5]!) === 0xff ? PACKET_BROADCAST : PACKET_MULTICAST;
-  for (let i = 0; i < 6; i++) if (frame[i] !== mac[i]) return PACKET_OTHERHOST;
-  return PACKET_HOST;
+/**
+ * skb->pkt_type of a frame from its destination MAC (`d4` its first four bytes as a little-endian u32,
+ * `d2` the next two) against the device's (`m4`, `m2` the same way).
+ */
+function pktType(n: number, d4: number, d2: number, m4: number, m2: number): number {
+  if (n < 6) return PACKET_HOST;
+  if (d4 & 1) return d4 === -1 && d2 === 0xffff ? PACKET_BROADCAST : PACKET_MULTICAST;
+  return d4 === m4 && d2 === m2 ? PACKET_HOST : PACKET_OTHERHOST;
 }
 
 const LOOPBACK_MAC = new Uint8Array(6);
@@ -73,16 +77,35 @@ export class SkbContext {
     this.words = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 && b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, SKB_SIZE >> 2) : undefined;
   }
 
+  /** The device MAC of the last run, and its bytes as pktType() takes them. */
+  private mac: Uint8Array | undefined;
+  private m4 = 0;
+  private m2 = 0;
+
+  private setMac(mac: Uint8Array): void {
+    if (mac.byteLength !== 6) throw new UsageError(`deviceMac is ${mac.byteLength} bytes; a MAC address is 6`);
+    this.mac = mac;
+    this.m4 = (mac[0]! | (mac[1]! << 8) | (mac[2]! << 16) | (mac[3]! << 24)) | 0;
+    this.m2 = mac[4]! | (mac[5]! << 8);
+  }
+
   /** Set up for one frame. */
   fill(frame: Uint8Array, o: SkbOptions): void {
     const p = this.packet;
-    const n = frame.byteLength;
-    if (p.bytes.byteLength < n) {
-      p.bytes = new Uint8Array(Math.max(n, p.bytes.byteLength * 2));
+    const n = frame.length; // (.length: byteLength is a slow accessor in this V8)
+    if (p.bytes.length < n) {
+      p.bytes = new Uint8Array(Math.max(n, p.bytes.length * 2));
       p.view = new DataView(p.bytes.buffer);
     }
     p.bytes.set(frame);
     p.size = n;
+    // the destination MAC from the copy (its own aligned buffer), the device's as two words (cached)
+    const pv = p.view;
+    const d4 = n >= 6 ? pv.getInt32(0, true) : 0;
+    const d2 = n >= 6 ? pv.getUint16(4, true) : 0;
+    const mac = o.deviceMac ?? LOOPBACK_MAC;
+    if (mac !== this.mac) this.setMac(mac);
+    const type = pktType(n, d4, d2, this.m4, this.m2);
     if (n !== this.endLen) {
       let end = this.ends.get(n);
       if (end === undefined) {
@@ -107,7 +130,7 @@ export class SkbContext {
       w[Skb.tstamp >> 2] = 0;
       w[(Skb.tstamp >> 2) + 1] = 0;
       w[Skb.len >> 2] = n;
-      w[Skb.pkt_type >> 2] = pktType(frame, o.deviceMac ?? LOOPBACK_MAC);
+      w[Skb.pkt_type >> 2] = type;
       w[Skb.mark >> 2] = o.mark ?? 0;
       w[Skb.protocol >> 2] = n >= 14 ? frame[13]! << 8 | frame[12]! : 0;
       w[Skb.ingress_ifindex >> 2] = o.ingressIfindex ?? 0;
@@ -126,7 +149,7 @@ export class SkbContext {
     v.setUint32(Skb.tstamp, 0, true);
     v.setUint32(Skb.tstamp + 4, 0, true);
     v.setUint32(Skb.len, n, true);
-    v.setUint32(Skb.pkt_type, pktType(frame, o.deviceMac ?? LOOPBACK_MAC), true);
+    v.setUint32(Skb.pkt_type, type, true);
     v.setUint32(Skb.mark, o.mark ?? 0, true);
     // skb->protocol is __be16: the program sees the ethertype's bytes in network order.
     const ethertype = n >= 14 ? (frame[12]! << 8) | frame[13]! : 0;

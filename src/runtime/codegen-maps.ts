@@ -1,0 +1,92 @@
+/**
+ * Map lookups written inline by the compiled path. At a bpf_map_lookup_elem call whose map is known
+ * from the code (the ld_imm64 that last set r1 in the same basic block), the map's own lookup
+ * (RuntimeMap.inlineLookup) is spelled out for a key on the stack: no helper call, no key view, no
+ * dispatch. It is guarded at run time — r1 is that map's handle in the runtime's address space, r2
+ * points into the stack with the whole key in bounds — and anything else calls the helper as before,
+ * so the results (and faults) are the helper's in every case.
+ */
+import { Cls } from './insn.js';
+import type { Linked } from './interpreter.js';
+import type { RuntimeMap } from './maps.js';
+
+/** Registers every call clobbers besides r0 (the compiled path zeroes them, as the interpreter). */
+export const CLOBBER = 'r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;';
+
+/** Names for values the generated code needs (bound by compile()). */
+export type Bind = (value: unknown) => string;
+
+/**
+ * Where each basic block starts (jump targets, call targets and the instructions after calls and
+ * jumps) and which slots are the second half of an ld_imm64: what mapOfR1() must not scan across.
+ */
+export interface BlockInfo {
+  start: Uint8Array;
+  second: Uint8Array;
+}
+
+export function blockInfo(p: Linked, jumpTarget: (i: number) => number | undefined): BlockInfo {
+  const c = p.code;
+  const start = new Uint8Array(c.count + 1);
+  const second = new Uint8Array(c.count + 1);
+  start[0] = 1;
+  for (let i = 0; i < c.count; i++) {
+    if (c.op[i] === 0x18) {
+      second[i + 1] = 1;
+      i++;
+      continue;
+    }
+    const t = jumpTarget(i);
+    if (t !== undefined) {
+      if (t >= 0 && t <= c.count) start[t] = 1;
+      start[i + 1] = 1;
+    } else if (c.op[i] === 0x85 && c.src[i] === 1) {
+      const callee = i + c.imm[i]! + 1;
+      if (callee >= 0 && callee <= c.count) start[callee] = 1;
+    }
+  }
+  return { start, second };
+}
+
+/** Whether instruction `j` may write r1 (any class that writes dst = 1, a call, an atomic fetching into r1). */
+function writesR1(p: Linked, j: number): boolean {
+  const c = p.code;
+  const op = c.op[j]!;
+  const cls = op & 7;
+  if (cls === Cls.ALU || cls === Cls.ALU64 || cls === Cls.LD || cls === Cls.LDX) return c.dst[j] === 1;
+  if (cls === Cls.STX) return (op & 0xe0) === 0xc0 && c.src[j] === 1;
+  if (cls === Cls.JMP) return op >> 4 === 0x8; // a call clobbers r1
+  return false;
+}
+
+/** The map r1 holds at instruction `i`, if the same basic block set it with an ld_imm64 of a map. */
+export function mapOfR1(p: Linked, b: BlockInfo, i: number): RuntimeMap | undefined {
+  for (let j = i - 1; j >= 0; j--) {
+    if (b.second[j]) continue;
+    if (p.code.op[j] === 0x18 && p.code.dst[j] === 1) return p.maps?.[j];
+    if (writesR1(p, j) || b.start[j]) return undefined;
+  }
+  return undefined;
+}
+
+const KEY_GET: Record<number, string> = { 1: 'getUint8(t)', 2: 'getUint16(t, true)', 4: 'getUint32(t, true)' };
+
+/**
+ * bpf_map_lookup_elem of `m` inline, else `generic` (the helper call). Uses the compiled function's
+ * OWN (env.mem is the maps' address space), SID/SL/SV (the stack) and the temporaries t, x, pv.
+ */
+export function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
+  const f = m.inlineLookup();
+  if (f === undefined) return generic;
+  const keySize = f.kind === 'array' ? 4 : f.keySize;
+  const guard = `OWN && r1h === ${m.handle.id | 0} && r2h === SID && (t = r2l >>> 0) <= SL - ${m.spec.keySize}`;
+  let body: string;
+  if (f.kind === 'array') {
+    const id = f.perCpu ? `(${bind(Int32Array.from(f.regionIds))}[env.cpu] | 0)` : `${f.regionIds[0]! | 0}`;
+    body = `x = SV.getUint32(t, true); if (x < ${f.maxEntries}) { r0l = (x * ${f.valueSize}) | 0; r0h = ${id}; } else { r0l = 0; r0h = 0; }`;
+  } else {
+    const values = `pv.values[${f.perCpu ? 'env.cpu' : '0'}].id | 0`;
+    body = `pv = ${bind(f.entries)}.get(SV.${KEY_GET[keySize]}); r0l = 0; r0h = pv === undefined ? 0 : ${values};`;
+  }
+  return `if (${guard}) { ${body} ${CLOBBER} } else { ${generic} }`;
+}
