@@ -233,7 +233,7 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
   const packet = stackBase
     ? ''
     : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromView('PV')} }` +
-      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
+      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (CPA === undefined || CPA[t] === 1) && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
   const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= 0 && t <= q.size - ${size}) { ${fromView('q.view')} }`;
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${slow}${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
 }

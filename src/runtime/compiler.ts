@@ -161,7 +161,7 @@ const MEMORY_PROLOGUE = `const mem = env.mem;
     const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
     // Loads of the context (read-only here: stores go through storeP and its writableAt).
     const cx = env.ctx === undefined ? stack : env.ctx;
-    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPF = cx.pointerField;
+    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPF = cx.pointerField, CPA = cx.pointerAt;
     // Other regions (map values, globals, records): each access's last region (RCn), inline while it
     // is live and the access in its bounds; the caches belong to one address space.
     if (CM !== mem) { CM = mem; RESET(); }

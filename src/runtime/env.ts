@@ -1,10 +1,9 @@
 /** What a running program sees besides its registers: memory, maps, the current packet, CPU, clock. */
 import type { Memory, Region } from './memory.js';
-import type { OutputSink, RuntimeMap } from './maps.js';
+import type { RuntimeMap } from './maps.js';
 
 export interface RunEnv {
   readonly mem: Memory;
-  readonly sink: OutputSink;
   /** The map behind a map handle address (ld_imm64 map fd). */
   mapAt(addr: bigint): RuntimeMap | undefined;
   /**

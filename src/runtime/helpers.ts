@@ -84,18 +84,17 @@ function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: 
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
   if (slot >= m.spec.maxEntries) return -E.E2BIG;
-  const sink = env.sink;
-  if (!sink.slotOpen(m, slot)) return -E.ENOENT;
+  // a slot without a reader has no perf event
+  const ring = m.rings[slot];
+  if (ring === undefined) return -E.ENOENT;
   // A slot's perf event lives on one CPU: slot k*ncpu + c is read on CPU c (channels).
   if (slot % m.ncpus !== env.cpu) return -E.EOPNOTSUPP;
   // The raw sample is padded so that its u32 size plus the data is a multiple of 8.
   const raw = size + skbBytes;
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;
-  if (sink.output !== undefined) return sink.output(m, env.cpu, slot, env.now(), meta, extra, padded, padded + 12) ? 0 : -E.ENOSPC;
-  const data = new Uint8Array(padded);
-  data.set(meta, 0);
-  if (extra) data.set(extra, size);
-  return sink.push(m, { cpu: env.cpu, slot, data, ts: env.now() }, padded + 12) ? 0 : -E.ENOSPC;
+  if (!ring.room(padded + 12)) return -E.ENOSPC;
+  ring.write(env.now(), meta, extra, padded);
+  return 0;
 }
 
 function ringbuf(env: RunEnv, addr: bigint, pc: number, helper: string): RingbufMap {
@@ -119,36 +118,47 @@ function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard:
     throw new RuntimeFault(`instruction ${pc}: ring buffer ${discard ? 'discard' : 'submit'} of something that is not a reserved record`, { insn: pc });
   }
   m.reservations.delete(r.id);
-  env.mem.release(r);
-  const sink = env.sink;
-  const bytes = rbRecordBytes(r.bytes.length);
-  if (sink.commitData !== undefined) {
-    // the reader copies the record: its bytes can back a later reservation
-    sink.commitData(m, env.cpu, discard ? 0n : env.now(), discard ? undefined : r.bytes, bytes);
-    const size = r.bytes.length;
-    let list = m.spare.get(size);
-    if (list === undefined) m.spare.set(size, (list = []));
-    if (list.length < 16) list.push({ bytes: r.bytes, view: r.view });
-  } else sink.commit(m, discard ? undefined : { cpu: env.cpu, slot: undefined, data: r.bytes.slice(), ts: env.now() }, bytes);
+  const size = r.bytes.length;
+  // the ring copies the record: its region (retired, faulting until then) can back a later reservation
+  let list = m.spare.get(size);
+  if (list === undefined) m.spare.set(size, (list = []));
+  if (list.length < 16) {
+    env.mem.retire(r);
+    list.push(r);
+  } else env.mem.release(r);
+  if (discard) m.ring.giveBack(rbRecordBytes(size));
+  else m.ring.write(env.now(), r.bytes, undefined, size);
 }
 
 /** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
 function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined {
   // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
-  if (!env.sink.reserve(m, rbRecordBytes(size))) return undefined;
+  if (!m.ring.room(rbRecordBytes(size))) return undefined;
   // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
   const spare = m.spare.get(size)?.pop();
-  if (spare !== undefined) spare.bytes.fill(0);
-  const r = spare !== undefined ? env.mem.add('ringbuf record', spare.bytes, true, m, spare.view) : env.mem.add('ringbuf record', new Uint8Array(size), true, m);
+  let r: Region;
+  if (spare !== undefined) {
+    spare.bytes.fill(0);
+    env.mem.revive(spare);
+    r = spare;
+  } else r = env.mem.add('ringbuf record', new Uint8Array(size), true, m);
   m.reservations.set(r.id, r);
   return r;
 }
 
 /** bpf_ringbuf_output once the map and flags are checked: 0 or a negative errno. */
 function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
-  const sink = env.sink;
-  if (sink.output !== undefined) return sink.output(m, env.cpu, undefined, env.now(), data, undefined, data.length, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
-  return sink.push(m, { cpu: env.cpu, slot: undefined, data: data.slice(), ts: env.now() }, rbRecordBytes(size)) ? 0 : -E.EAGAIN;
+  const ring = m.ring;
+  if (!ring.room(rbRecordBytes(size))) return -E.EAGAIN;
+  ring.write(env.now(), data, undefined, data.length);
+  return 0;
+}
+
+/** `len` bytes from `src` at `so` to `dst` at `d0` (different buffers), four at a time. */
+function copyView(src: DataView, so: number, dst: DataView, d0: number, len: number): void {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) dst.setInt32(d0 + i, src.getInt32(so + i));
+  for (; i < len; i++) dst.setUint8(d0 + i, src.getUint8(so + i));
 }
 
 /** bpf_skb_load_bytes once the destination is resolved: 0 or -EFAULT. */
@@ -322,6 +332,18 @@ const perfOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, 
 
 const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _a4h, _a5l, _a5h, pc) => {
   const len = a4l >>> 0;
+  const mem = env.mem;
+  const pkt = env.packet;
+  const dest = mem.regionP(a3h);
+  const at = a3l >>> 0;
+  const off = a2l | 0;
+  // The common case without a view: in bounds on both sides, into another writable region (the
+  // stack, a map value, a record), copied through the regions' DataViews.
+  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size && mem.regionP(a1h) === env.ctx) {
+    copyView(pkt.view, off, dest.view, at, len);
+    mem.hi = 0;
+    return 0;
+  }
   const to = env.mem.bytesP(a3h, a3l, len, pc, true);
   return small(env, skbLoadBytes(env, env.mem.regionP(a1h), a2l | 0, to, len));
 };

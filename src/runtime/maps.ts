@@ -7,7 +7,7 @@ import { NotSupportedError, UsageError } from '../errors.js';
 import { MapType, mapTypeName } from '../object/uapi.js';
 import type { MapSpec } from '../object/types.js';
 import { Memory, type Region } from './memory.js';
-import type { RuntimeReader } from './reader.js';
+import { RecordRing } from './record-ring.js';
 
 export const E = { ENOENT: 2, E2BIG: 7, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAGAIN: 11, EOPNOTSUPP: 95, EBUSY: 16 } as const;
 
@@ -24,8 +24,6 @@ export type InlineLookup =
 export abstract class RuntimeMap {
   /** The region programs get for the map itself (ld_imm64 map fd). */
   readonly handle: Region;
-  /** @internal The runtime's open event readers of this map (perf event array, ring buffer). */
-  readers: RuntimeReader[] = [];
 
   constructor(readonly spec: MapSpec, readonly mem: Memory, readonly ncpus: number) {
     this.handle = mem.add('map', new Uint8Array(0), false, this);
@@ -322,34 +320,10 @@ class HashMap extends RuntimeMap {
   }
 }
 
-/** One output of a program to a perf event array slot or a ring buffer. */
-export interface OutputRecord {
-  cpu: number;
-  slot: number | undefined;
-  data: Uint8Array;
-  ts: bigint;
+export class PerfEventArrayMap extends RuntimeMap {
+  /** @internal The ring of each slot a reader has open (a slot without one has no perf event: ENOENT). */
+  readonly rings: (RecordRing | undefined)[] = [];
 }
-
-/** Where perf and ring buffer outputs go: the runtime's event readers. */
-export interface OutputSink {
-  /** Whether a reader has the slot open (the kernel's map slot holds a perf event). */
-  slotOpen(map: RuntimeMap, slot: number): boolean;
-  /** Deliver a record taking `bytes` of the ring; false when the ring is full (the output fails, as in the kernel). */
-  push(map: RuntimeMap, rec: OutputRecord, bytes: number): boolean;
-  /** Take `bytes` of a ring buffer for a reservation; false when they are not free. */
-  reserve(map: RuntimeMap, bytes: number): boolean;
-  /** End a reservation: deliver `rec` (submit) or give the bytes back (discard, rec undefined). */
-  commit(map: RuntimeMap, rec: OutputRecord | undefined, bytes: number): void;
-  /**
-   * Optional, the same as push() without the record object: the record is `head`, then `tail` (if
-   * any), then zeros up to `size` bytes, copied once by the reader. Helpers use it when present.
-   */
-  output?(map: RuntimeMap, cpu: number, slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number, bytes: number): boolean;
-  /** Optional, the same as commit() without the record object (`data` undefined: discard). */
-  commitData?(map: RuntimeMap, cpu: number, ts: bigint, data: Uint8Array | undefined, bytes: number): void;
-}
-
-export class PerfEventArrayMap extends RuntimeMap {}
 
 /**
  * Regions by id, in an array (ids are small and reused): a Map that gains and loses one entry per
@@ -387,10 +361,16 @@ class RegionsById {
 }
 
 export class RingbufMap extends RuntimeMap {
+  /** @internal The ring records go to (a reader takes them; without one they wait, up to the map's size). */
+  ring = new RecordRing(0, undefined, this.spec.maxEntries);
   /** Open reservations (region id → region), released on submit/discard. */
   readonly reservations = new RegionsById();
-  /** @internal Backing bytes of released records, by size, for the next reservations (zeroed then). */
-  readonly spare = new Map<number, { bytes: Uint8Array; view: DataView }[]>();
+  /**
+   * @internal Submitted or discarded records, by size, retired (Memory.retire: they fault) until the
+   * next reservations revive them (zeroed): the same region object comes back, so the compiled path's
+   * per-access region caches still hold it.
+   */
+  readonly spare = new Map<number, Region[]>();
 }
 
 export function createMap(spec: MapSpec, mem: Memory, ncpus: number): RuntimeMap {

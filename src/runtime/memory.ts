@@ -22,6 +22,8 @@ export interface Region {
   readonly owner?: unknown;
   /** For the context: loads of these offsets give pointers (skb->data, data_end, ...). */
   pointerField?: (offset: number, size: number) => bigint | undefined;
+  /** With pointerField: 1 at each offset where a pointer field starts (other loads need not ask). */
+  pointerAt?: Uint8Array;
   /** For the context: which bytes may be written. */
   writableAt?: (offset: number, size: number) => boolean;
 }
@@ -55,7 +57,7 @@ export class Memory {
   add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown, view?: DataView): Region {
     const id = this.free.pop() ?? this.regions.length;
     // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
-    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, writableAt: undefined };
+    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, pointerAt: undefined, writableAt: undefined };
     this.regions[id] = r;
     return r;
   }
@@ -67,6 +69,20 @@ export class Memory {
       this.regions[r.id] = undefined;
       this.free.push(r.id);
     }
+  }
+
+  /**
+   * Take a region out of use but keep its id for it (addresses into it fault, as after release()),
+   * so that revive() can bring the same object back: for ring buffer records, reserved run after run.
+   */
+  retire(r: Region): void {
+    r.live = false;
+  }
+
+  /** Bring back a region retire() took out of use (its id is still its own). */
+  revive(r: Region): void {
+    if (this.regions[r.id] !== r) throw new Error(`region ${r.id} was released, not retired`);
+    r.live = true;
   }
 
   static address(r: Region, offset = 0): bigint {

@@ -56,7 +56,6 @@ export class RawProgram {
     const now = o.nowNs ?? 1000n;
     this.env = {
       mem: this.mem,
-      sink: { slotOpen: () => false, push: () => false, reserve: () => false, commit: () => {} },
       mapAt: () => undefined,
       cpu: 0,
       now: () => now,

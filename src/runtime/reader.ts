@@ -1,85 +1,31 @@
 /**
  * Reading what programs in the userspace runtime output: the same shape as the kernel's EventReader
- * (batches(), async iteration, stats, close), over in-memory rings with the kernel's capacity and
- * loss rules: an output that does not fit fails in the program and is reported as lost.
+ * (batches(), async iteration, stats, close), over in-memory rings (RecordRing) with the kernel's
+ * capacity and loss rules: an output that does not fit fails in the program and is reported as lost.
+ * A perf event array slot has a ring only while a reader has it open (else outputs fail with ENOENT,
+ * as in the kernel); a ring buffer's ring belongs to the map (records wait there for a reader).
  */
 import { ClosedError, UsageError } from '../errors.js';
 import type { EventBatch } from '../ring/batch.js';
 import { BatchBuilder } from '../ring/batch-builder.js';
 import type { StructDecoder } from '../ring/struct-decoder.js';
-import type { Lost, ReaderStats, RingEvent } from '../ring/types.js';
-import type { OutputRecord, RuntimeMap } from './maps.js';
-
-/**
- * Records are copied once, into slabs (blocks of SLAB bytes, or one record's size if larger) that are
- * written front to back and never rewritten: a batch's sample data are views into them, safe to keep
- * (a kept view keeps its slab alive). Per record the ring keeps columns (offset, length, slab, time):
- * no object per event.
- */
-const SLAB = 64 * 1024;
-const INITIAL_COLUMNS = 256;
-
-/** A record time's halves, through a scratch (no BigInt arithmetic). */
-const TS64 = new BigUint64Array(1);
-const TS32 = new Uint32Array(TS64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
-
-interface Ring {
-  cpu: number;
-  slot: number | undefined;
-  used: number;
-  lost: number;
-  /** Records waiting: columns. */
-  n: number;
-  off: Int32Array;
-  len: Int32Array;
-  seg: Int32Array;
-  /** Record times as u32 halves (no BigInt per record). */
-  tsLo: Uint32Array;
-  tsHi: Uint32Array;
-  /** The slabs the waiting records are in (seg indexes this). */
-  segs: Uint8Array[];
-  /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
-  slab: Uint8Array;
-  pos: number;
-  cur: number;
-}
-
-function newRing(cpu: number, slot: number | undefined): Ring {
-  return {
-    cpu, slot, used: 0, lost: 0, n: 0,
-    off: new Int32Array(INITIAL_COLUMNS), len: new Int32Array(INITIAL_COLUMNS), seg: new Int32Array(INITIAL_COLUMNS), tsLo: new Uint32Array(INITIAL_COLUMNS), tsHi: new Uint32Array(INITIAL_COLUMNS),
-    segs: [], slab: new Uint8Array(0), pos: 0, cur: -1,
-  };
-}
-
-function grow(r: Ring): void {
-  const cap = r.off.length * 2;
-  const g = <T extends Int32Array | Uint32Array>(a: T, b: T): T => {
-    b.set(a as never);
-    return b;
-  };
-  r.off = g(r.off, new Int32Array(cap));
-  r.len = g(r.len, new Int32Array(cap));
-  r.seg = g(r.seg, new Int32Array(cap));
-  r.tsLo = g(r.tsLo, new Uint32Array(cap));
-  r.tsHi = g(r.tsHi, new Uint32Array(cap));
-}
+import type { ReaderStats, RingEvent } from '../ring/types.js';
+import { PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
+import { RecordRing, type DrainOrder } from './record-ring.js';
 
 export class RuntimeReader implements AsyncIterable<RingEvent> {
   readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
   /** Perf event array: the ring of each slot read (by slot); ring buffer: `rb`. */
-  private readonly bySlot: (Ring | undefined)[] = [];
-  private readonly rb: Ring | undefined;
-  private readonly all: Ring[] = [];
+  private readonly bySlot: (RecordRing | undefined)[] = [];
+  private readonly rb: RecordRing | undefined;
+  private readonly all: RecordRing[] = [];
   private waiter: (() => void) | undefined;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
   private iterating = false;
   /** Whether this reads a perf event array (else a ring buffer). */
   readonly perf: boolean;
+  private readonly wakeFn = () => this.wake();
 
   /** @internal created by Runtime.openEvents */
   constructor(
@@ -91,99 +37,27 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   ) {
     this.perf = slots !== undefined;
     if (slots) {
+      if (!(map instanceof PerfEventArrayMap)) throw new UsageError(`map '${map.name}' is not a perf event array`);
       for (const s of slots) {
         if (this.bySlot[s] !== undefined) continue;
-        const r = newRing(s % map.ncpus, s);
+        const r = new RecordRing(s % map.ncpus, s, capacity);
         this.bySlot[s] = r;
         this.all.push(r);
+        map.rings[s] = r;
       }
       this.rb = undefined;
     } else {
-      this.rb = newRing(0, undefined);
-      this.all.push(this.rb);
+      if (!(map instanceof RingbufMap)) throw new UsageError(`map '${map.name}' is not a ring buffer`);
+      // the records the ring buffer holds already are this reader's too
+      const r = map.ring;
+      r.capacity = capacity;
+      this.rb = r;
+      this.all.push(r);
     }
   }
 
   hasSlot(slot: number): boolean {
     return !this.closed && this.bySlot[slot] !== undefined;
-  }
-
-  private ring(slot: number | undefined): Ring | undefined {
-    if (this.closed) return undefined;
-    return slot === undefined ? this.rb : this.bySlot[slot];
-  }
-
-  /** @internal room for `bytes` in the ring of `slot` */
-  take(slot: number | undefined, bytes: number): boolean {
-    return this.room(this.ring(slot), bytes) !== undefined;
-  }
-
-  /** @internal take() then write() (false: no room, nothing written) */
-  output(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number, bytes: number): boolean {
-    const r = this.room(this.ring(slot), bytes);
-    if (!r) return false;
-    this.writeRing(r, ts, head, tail, size);
-    return true;
-  }
-
-  /** Count `bytes` as used in `r`; undefined (and one more lost) when they do not fit. */
-  private room(r: Ring | undefined, bytes: number): Ring | undefined {
-    if (!r) return undefined;
-    if (r.used + bytes > this.capacity) {
-      r.lost++;
-      this.wake();
-      return undefined;
-    }
-    r.used += bytes;
-    return r;
-  }
-
-  /** @internal give back room taken for a discarded reservation */
-  giveBack(bytes: number): void {
-    const r = this.ring(undefined);
-    if (r) r.used -= bytes;
-  }
-
-  /** @internal a record that already has its room */
-  add(rec: OutputRecord, bytes: number): void {
-    void bytes; // counted when the room was taken
-    this.write(rec.slot, rec.ts, rec.data, undefined, rec.data.length);
-  }
-
-  /**
-   * @internal a record that already has its room, copied from `head`, `tail` (if any), then zeros up
-   * to `size` bytes.
-   */
-  write(slot: number | undefined, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
-    const r = this.ring(slot);
-    if (!r) return;
-    this.writeRing(r, ts, head, tail, size);
-  }
-
-  private writeRing(r: Ring, ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
-    let pos = r.pos;
-    if (pos + size > r.slab.length) {
-      r.slab = new Uint8Array(Math.max(SLAB, size));
-      r.pos = pos = 0;
-      r.cur = -1;
-    }
-    if (r.cur < 0) {
-      r.cur = r.segs.length;
-      r.segs.push(r.slab);
-    }
-    // the slab is fresh zeros past `pos`: the padding is already there
-    r.slab.set(head, pos);
-    if (tail !== undefined) r.slab.set(tail, pos + head.length);
-    r.pos = pos + size;
-    if (r.n === r.off.length) grow(r);
-    const i = r.n++;
-    r.off[i] = pos;
-    r.len[i] = size;
-    r.seg[i] = r.cur;
-    TS64[0] = ts;
-    r.tsLo[i] = TS32[LO]!;
-    r.tsHi[i] = TS32[HI]!;
-    this.wake();
   }
 
   /** Bytes waiting in the rings (replay waits while they are above half the capacity). */
@@ -206,7 +80,16 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   private wake(): void {
     const w = this.waiter;
     this.waiter = undefined;
+    for (const r of this.all) r.onData = undefined;
     w?.();
+  }
+
+  /** Wait for a record, a loss or close: the rings call wake() only while this waits. */
+  private wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiter = resolve;
+      for (const r of this.all) r.onData = this.wakeFn;
+    });
   }
 
   /**
@@ -218,40 +101,12 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     let n = 0;
     for (const r of this.all) n += r.n;
     b.reserve(n);
+    const order: DrainOrder = { sorted: true, hi: 0, lo: 0 };
     let k = 0;
-    let sorted = true;
-    let prevHi = 0;
-    let prevLo = 0;
-    for (const r of this.all) {
-      const base = b.segs.length;
-      for (const buf of r.segs) b.segment(buf, r.cpu, r.slot, false);
-      for (let i = 0; i < r.n; i++, k++) {
-        const hi = r.tsHi[i]!;
-        const lo = r.tsLo[i]!;
-        if (hi < prevHi || (hi === prevHi && lo < prevLo)) sorted = false;
-        prevHi = hi;
-        prevLo = lo;
-        b.off[k] = r.off[i]!;
-        b.len[k] = r.len[i]!;
-        b.seg[k] = base + r.seg[i]!;
-        b.tsLo[k] = lo;
-        b.tsHi[k] = hi;
-        b.bytes += r.len[i]!;
-      }
-      r.n = 0;
-      r.segs = [];
-      r.cur = -1;
-      r.used = 0;
-      if (r.lost > 0) {
-        const l: Lost = { cpu: r.cpu, lost: r.lost };
-        if (r.slot !== undefined) l.slot = r.slot;
-        b.lost.push(l);
-        r.lost = 0;
-      }
-    }
+    for (const r of this.all) k = r.drainInto(b, k, order);
     b.n = n;
     b.withTs = n > 0;
-    if (this.perf && !sorted) sortByTime(b, n);
+    if (this.perf && !order.sorted) sortByTime(b, n);
     for (const w of this.drainWaiters.splice(0)) w();
     return b.empty ? undefined : b.take();
   }
@@ -272,7 +127,7 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
           continue;
         }
         if (this.closed) return;
-        await new Promise<void>((resolve) => (this.waiter = resolve));
+        await this.wait();
       }
     } finally {
       this.iterating = false;
@@ -287,6 +142,11 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // New outputs no longer reach this reader: its perf slots close (ENOENT), the ring buffer gets a
+    // fresh ring for later readers; what is in this reader's rings now is still delivered.
+    const m = this.map;
+    if (m instanceof PerfEventArrayMap) for (const r of this.all) if (m.rings[r.slot!] === r) m.rings[r.slot!] = undefined;
+    if (m instanceof RingbufMap && m.ring === this.rb) m.ring = new RecordRing(0, undefined, m.spec.maxEntries);
     this.onClose(this);
     // Records already output stay readable: close only stops new outputs.
     this.wake();

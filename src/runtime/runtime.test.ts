@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import { ObjectSpec, MapType, ProgType } from '../index.js';
 import { Runtime } from './runtime.js';
 import { packetCorpus } from '../../test/support/packets.js';
-import type { RuntimeMap } from './maps.js';
+import type { RuntimeMap, RingbufMap } from './maps.js';
+import { Memory } from './memory.js';
+import { RuntimeFault } from '../errors.js';
 
 const corpus = packetCorpus();
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');
@@ -109,4 +111,29 @@ test('without tsNs the clock is read once per run: the event time and the output
   }
   assert.equal(ts.length, 3);
   assert.ok(ts[0]! < ts[1]! && ts[1]! < ts[2]!, `times go forward: ${ts.join(', ')}`);
+});
+
+test('a submitted ring buffer record faults until a later reservation brings its region back (zeroed)', async () => {
+  const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.o'), { programs: ['rb_reserve'] });
+  const r = rt.openEvents('rb');
+  rt.program('rb_reserve').run(corpus[0]!.data);
+  const rb = rt.map('rb') as RingbufMap;
+  const spare = [...rb.spare.values()].flat();
+  assert.equal(spare.length, 1, 'the record went back to the spare list');
+  const region = spare[0]!;
+  const mem = (rt as unknown as { mem: Memory }).mem;
+  assert.equal(region.live, false);
+  assert.throws(() => mem.load(Memory.address(region), 8, 7), (e) => e instanceof RuntimeFault && /instruction 7: load of 8 bytes .* no region/.test(e.message));
+  assert.throws(() => mem.storeP(region.id, 0, 0, 4, 1, 0, 9), (e) => e instanceof RuntimeFault && /instruction 9: store/.test(e.message));
+  assert.equal(mem.regionP(region.id), undefined);
+  rt.program('rb_reserve').run(corpus[1]!.data);
+  assert.deepEqual([...rb.spare.values()].flat(), [region], 'the next reservation had the same region, and gave it back');
+  await r.close();
+  const records: Uint8Array[] = [];
+  for await (const b of r.batches()) for (const e of b.toArray()) if (e.lost === undefined) records.push(e.data.slice());
+  assert.equal(records.length, 2);
+  // both records are whole (len, caplen, packet bytes of their own packet): the reuse did not mix them
+  const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset);
+  assert.deepEqual(records.map((b) => dv(b).getUint32(8, true)), [corpus[0]!.data.length, corpus[1]!.data.length]);
+  assert.deepEqual(records.map((b) => Buffer.from(b.subarray(32, 32 + 14)).toString('hex')), [0, 1].map((i) => Buffer.from(corpus[i]!.data.subarray(0, 14)).toString('hex')));
 });

@@ -19,7 +19,7 @@ import { helper } from './helpers.js';
 import { interpret, MAX_CALL_DEPTH, STACK_SIZE, type Linked } from './interpreter.js';
 import { compile, type Compiled } from './compiler.js';
 import { Memory, type Region } from './memory.js';
-import { createMap, globalRegion, type OutputRecord, type OutputSink, type RuntimeMap } from './maps.js';
+import { createMap, globalRegion, type RuntimeMap } from './maps.js';
 import { SkbContext, type SkbOptions } from './skb.js';
 import { RuntimeReader } from './reader.js';
 import { xorshift32, type RunEnv } from './env.js';
@@ -132,32 +132,6 @@ export class Runtime {
         meta.update(new Uint8Array(4), new Uint8Array(new Uint32Array([this.ncpus]).buffer), 0, 0);
       }
     }
-    const sink: OutputSink = {
-      slotOpen: (map, slot) => this.readerOf(map, slot) !== undefined,
-      push: (map, rec, bytes) => {
-        const r = this.readerOf(map, rec.slot);
-        if (!r || !r.take(rec.slot, bytes)) return false;
-        r.add(rec, bytes);
-        return true;
-      },
-      reserve: (map, bytes) => this.readerOf(map, undefined)?.take(undefined, bytes) ?? false,
-      commit: (map, rec, bytes) => {
-        const r = this.readerOf(map, undefined);
-        if (!r) return;
-        if (rec) r.add(rec, bytes);
-        else r.giveBack(bytes);
-      },
-      output: (map, _cpu, slot, ts, head, tail, size, bytes) => {
-        const r = this.readerOf(map, slot);
-        return r !== undefined && r.output(slot, ts, head, tail, size, bytes);
-      },
-      commitData: (map, _cpu, ts, data, bytes) => {
-        const r = this.readerOf(map, undefined);
-        if (r === undefined) return;
-        if (data !== undefined) r.write(undefined, ts, data, undefined, data.length);
-        else r.giveBack(bytes);
-      },
-    };
     const mem = this.mem;
     const byHandle = this.byHandle;
     // the maps by handle region id, as an array (env.maps: the compiled path's helpers)
@@ -165,7 +139,6 @@ export class Runtime {
     const mapsById = Array.from({ length: maxId + 1 }, (_, id) => byHandle.get(id));
     this.env = {
       mem,
-      sink,
       // the id half without BigInt arithmetic (Memory.region splits through a typed array)
       mapAt: (addr) => {
         const r = mem.region(addr);
@@ -288,23 +261,10 @@ export class Runtime {
         decoder = withLengthField(compileDecoder(btf, id));
       } else decoder = withLengthField(structDecoder(btf, o.struct));
     }
-    const reader = new RuntimeReader(m, slots, capacity, decoder, (r) => {
-      this.readers.delete(r);
-      r.map.readers = r.map.readers.filter((x) => x !== r);
-    });
+    const reader = new RuntimeReader(m, slots, capacity, decoder, (r) => this.readers.delete(r));
     this.readers.add(reader);
-    m.readers = [...m.readers, reader];
     return reader;
-  }
-
-  private readerOf(map: RuntimeMap, slot: number | undefined): RuntimeReader | undefined {
-    const rs = map.readers;
-    for (let i = 0; i < rs.length; i++) {
-      const r = rs[i]!;
-      if (slot === undefined ? !r.perf : r.hasSlot(slot)) return r;
-    }
-    return undefined;
   }
 }
 
-export type { RuntimeMap, OutputRecord };
+export type { RuntimeMap };

@@ -72,6 +72,8 @@ export class SkbContext {
       if (off === Skb.data_end) return this.end;
       return undefined;
     };
+    this.ctx.pointerAt = new Uint8Array(SKB_SIZE);
+    for (const off of [Skb.data, Skb.data_end, Skb.data_meta]) this.ctx.pointerAt[off] = 1;
     this.ctx.writableAt = writable;
     const b = this.ctx.bytes;
     this.words = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 && b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, SKB_SIZE >> 2) : undefined;

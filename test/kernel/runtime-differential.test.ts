@@ -156,3 +156,38 @@ test('what the runtime does not have is refused at load, naming it', () => {
   assert.throws(() => Runtime.load(fs.readFileSync('bpf/linking.o'), { programs: ['link_second'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /link_second.*'outer' is a array_of_maps/.test(e.message));
   assert.throws(() => Runtime.load(fs.readFileSync('bpf/sections.o'), { programs: ['s_xdp'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /xdp/.test(e.message));
 });
+
+test('ring buffer records wait in the map for a reader, up to its size: the runtime as the kernel (3000 outputs, no reader, then one)', async () => {
+  const RUNS = 3000;
+  const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+  const sum = (vals: Uint8Array[] | undefined) => (vals ?? []).reduce((a, v) => a + new DataView(v.buffer, v.byteOffset).getBigUint64(0, true), 0n);
+  const drain = async (reader: { close(): Promise<void>; batches(): AsyncIterable<{ length: number; lostCount: number }> }) => {
+    await reader.close();
+    let n = 0;
+    for await (const b of reader.batches()) n += b.length;
+    return n;
+  };
+  const packet = corpus[0]!.data;
+  let kernel: { records: number; ok: bigint; failed: bigint };
+  const obj = loadObjectSync('bpf/ringbuf_events.o', { pinDir, programs: ['rb_output'] });
+  try {
+    setAffinity([CPU]);
+    try {
+      obj.program('rb_output').testRun({ data: packet, repeat: RUNS });
+    } finally {
+      setAffinity(onlineCpus());
+    }
+    const records = await drain(await openEvents(obj.map('rb')));
+    kernel = { records, ok: sum(obj.map('rb_counters').lookupPerCpu(u32(1))), failed: sum(obj.map('rb_counters').lookupPerCpu(u32(2))) };
+  } finally {
+    obj.close();
+  }
+  assert.ok(kernel.failed > 0n && kernel.ok > 0n, `the ring fills: ${JSON.stringify(kernel, (_, v) => (typeof v === 'bigint' ? Number(v) : v))}`);
+  assert.equal(BigInt(kernel.records), kernel.ok);
+  for (const mode of ['compiled', 'interpreter'] as const) {
+    const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.o'), { programs: ['rb_output'], ncpus: NCPU, mode });
+    for (let i = 0; i < RUNS; i++) rt.program('rb_output').run(packet, { cpu: CPU });
+    const records = await drain(rt.openEvents('rb'));
+    assert.deepEqual({ records, ok: sum(rt.map('rb_counters').lookupPerCpu(u32(1))), failed: sum(rt.map('rb_counters').lookupPerCpu(u32(2))) }, kernel, mode);
+  }
+});

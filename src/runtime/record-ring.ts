@@ -1,0 +1,156 @@
+/**
+ * The in-memory ring behind a perf event array slot or a ring buffer of the userspace runtime: helpers
+ * write records into it (with the kernel's capacity rule: an output that does not fit fails and is
+ * counted lost), a RuntimeReader takes them out as batches.
+ *
+ * Records are copied once, into slabs (blocks of SLAB bytes, or one record's size if larger; not
+ * zeroed: every byte of a record is written, its padding too) that are written front to back and never
+ * rewritten: a batch's sample data are views into them, safe to keep
+ * (a kept view keeps its slab alive). Per record the ring keeps columns (offset, length, slab, time as
+ * u32 halves): no object per record.
+ */
+import type { BatchBuilder } from '../ring/batch-builder.js';
+import { allocUnsafe } from '../ring/perf-records.js';
+import type { Lost } from '../ring/types.js';
+
+const SLAB = 256 * 1024;
+const INITIAL_COLUMNS = 256;
+const NO_SLAB: Uint8Array = new Uint8Array(0);
+
+/** A record time's halves, through a scratch (no BigInt arithmetic). */
+const TS64 = new BigUint64Array(1);
+const TS32 = new Uint32Array(TS64.buffer);
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO = LE ? 0 : 1;
+const HI = LE ? 1 : 0;
+
+/** Whether the records drained so far are in time order, and the last time seen (drainInto keeps it). */
+export interface DrainOrder {
+  sorted: boolean;
+  hi: number;
+  lo: number;
+}
+
+export class RecordRing {
+  /** Bytes the waiting records (and open reservations) take, against `capacity`. */
+  used = 0;
+  /** Outputs that did not fit since the last drain. */
+  lost = 0;
+  /** Records waiting: columns. */
+  n = 0;
+  private off = new Int32Array(INITIAL_COLUMNS);
+  private len = new Int32Array(INITIAL_COLUMNS);
+  private seg = new Int32Array(INITIAL_COLUMNS);
+  private tsLo = new Uint32Array(INITIAL_COLUMNS);
+  private tsHi = new Uint32Array(INITIAL_COLUMNS);
+  /** The slabs the waiting records are in (seg indexes this). */
+  private segs: Uint8Array[] = [];
+  /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
+  private slab: Uint8Array = NO_SLAB;
+  private pos = 0;
+  private cur = -1;
+  /** Called when a record or a loss arrives: set by a reader while it waits for them. */
+  onData: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly cpu: number,
+    readonly slot: number | undefined,
+    public capacity: number,
+  ) {}
+
+  /** Take `bytes` of the ring for a record; false (and one more lost) when they do not fit. */
+  room(bytes: number): boolean {
+    if (this.used + bytes > this.capacity) {
+      this.lost++;
+      this.onData?.();
+      return false;
+    }
+    this.used += bytes;
+    return true;
+  }
+
+  /** Give back room taken for a record that will not come (a discarded reservation). */
+  giveBack(bytes: number): void {
+    this.used -= bytes;
+  }
+
+  /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at time `ts`. */
+  write(ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
+    let pos = this.pos;
+    let slab = this.slab;
+    if (pos + size > slab.length) {
+      this.slab = slab = allocUnsafe(Math.max(SLAB, size));
+      this.pos = pos = 0;
+      this.cur = -1;
+    }
+    if (this.cur < 0) {
+      this.cur = this.segs.length;
+      this.segs.push(slab);
+    }
+    slab.set(head, pos);
+    let at = pos + head.length;
+    if (tail !== undefined) {
+      slab.set(tail, at);
+      at += tail.length;
+    }
+    // the padding, zeroed (a few bytes)
+    const end = pos + size;
+    while (at < end) slab[at++] = 0;
+    this.pos = end;
+    if (this.n === this.off.length) this.grow();
+    const i = this.n++;
+    this.off[i] = pos;
+    this.len[i] = size;
+    this.seg[i] = this.cur;
+    TS64[0] = ts;
+    this.tsLo[i] = TS32[LO]!;
+    this.tsHi[i] = TS32[HI]!;
+    this.onData?.();
+  }
+
+  private grow(): void {
+    const cap = this.off.length * 2;
+    const g = <T extends Int32Array | Uint32Array>(a: T, b: T): T => {
+      b.set(a as never);
+      return b;
+    };
+    this.off = g(this.off, new Int32Array(cap));
+    this.len = g(this.len, new Int32Array(cap));
+    this.seg = g(this.seg, new Int32Array(cap));
+    this.tsLo = g(this.tsLo, new Uint32Array(cap));
+    this.tsHi = g(this.tsHi, new Uint32Array(cap));
+  }
+
+  /**
+   * Move the waiting records into `b` from sample index `k` (b has room: reserved by the caller), and a
+   * loss notice into b.lost; the ring is empty afterwards. Returns the next sample index.
+   */
+  drainInto(b: BatchBuilder, k: number, order: DrainOrder): number {
+    const base = b.segs.length;
+    for (const buf of this.segs) b.segment(buf, this.cpu, this.slot, false);
+    for (let i = 0; i < this.n; i++, k++) {
+      const hi = this.tsHi[i]!;
+      const lo = this.tsLo[i]!;
+      if (hi < order.hi || (hi === order.hi && lo < order.lo)) order.sorted = false;
+      order.hi = hi;
+      order.lo = lo;
+      b.off[k] = this.off[i]!;
+      b.len[k] = this.len[i]!;
+      b.seg[k] = base + this.seg[i]!;
+      b.tsLo[k] = lo;
+      b.tsHi[k] = hi;
+      b.bytes += this.len[i]!;
+    }
+    this.n = 0;
+    this.segs = [];
+    this.cur = -1;
+    this.used = 0;
+    if (this.lost > 0) {
+      const l: Lost = { cpu: this.cpu, lost: this.lost };
+      if (this.slot !== undefined) l.slot = this.slot;
+      b.lost.push(l);
+      this.lost = 0;
+    }
+    return k;
+  }
+}
