@@ -17,7 +17,7 @@ export interface EmitOptions {
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 /** Arrays are unrolled when they have at most this many elements and values in total. */
-const UNROLL_COUNT = 16;
+const UNROLL_COUNT = 64;
 const UNROLL_VALUES = 64;
 const SWITCH_MAX = 64;
 

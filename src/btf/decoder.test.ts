@@ -155,7 +155,7 @@ describe('compileDecoder: other kinds', () => {
     assert.ok(!('' in got));
   });
 
-  it('arrays longer than the unrolling limit decode through a loop', () => {
+  it('arrays up to 64 values decode as one array literal, longer ones through a loop', () => {
     const btf = objectBtf('ringbuf_events');
     const dec = compileDecoder(btf, btf.findByName('rb_event', 'struct')!.id);
     const f = new Fixture(dec.size);
@@ -165,6 +165,23 @@ describe('compileDecoder: other kinds', () => {
     assert.deepEqual(got.packet, Array.from({ length: 64 }, (_, i) => i * 3));
     assert.equal(got.ts, 99n);
     assert.equal(got.caplen, 60);
+    assert.ok(!dec.source.includes('for (let i'), 'u8[64] is unrolled');
+    const b = new BtfBuilder();
+    const u8 = b.int('unsigned char', 1);
+    const idx = b.int('__ARRAY_SIZE_TYPE__', 4);
+    const big = b.struct('big', 65, [['a', b.array(u8, idx, 65), 0]]);
+    const loop = compileDecoder(Btf.parse(b.build()), big);
+    assert.ok(loop.source.includes('for (let i'), 'u8[65] loops');
+    const bytes = new Uint8Array(65).map((_, i) => 200 - i);
+    assert.deepEqual((loop.decode(new DataView(bytes.buffer)) as { a: number[] }).a, Array.from(bytes));
+  });
+
+  it('the view length a reader passes is the bound checked (a short one is refused, as a short view)', () => {
+    const btf = objectBtf('ringbuf_events');
+    const dec = compileDecoder(btf, btf.findByName('rb_event', 'struct')!.id);
+    const v = new DataView(new ArrayBuffer(dec.size * 2));
+    assert.doesNotThrow(() => dec.decode(v, dec.size, dec.size * 2));
+    assert.throws(() => dec.decode(v, dec.size, dec.size * 2 - 1), /too short/);
   });
 
   it('legacy bitfields (INT with bit offset/size, kind_flag 0), enum and bool bitfields, unions', () => {

@@ -19,8 +19,11 @@ export interface StructDecoder<T extends object = Record<string, unknown>> {
   readonly typeId: number;
   /** C name ("struct event"). */
   readonly name: string;
-  /** Decodes the type at `offset` (default 0) of `view`; throws BadInputError if the view is too short. */
-  decode(view: DataView, offset?: number): T;
+  /**
+   * Decodes the type at `offset` (default 0) of `view`; throws BadInputError if the view is too short.
+   * `viewLength`: view.byteLength, when the caller has it (reading it is not free).
+   */
+  decode(view: DataView, offset?: number, viewLength?: number): T;
   /** The generated JavaScript source, for debugging. */
   readonly source: string;
 }
@@ -42,8 +45,8 @@ export function compileDecoder<T extends object = Record<string, unknown>>(btf: 
   const body = em.object(plan, 'o', 0);
   const source =
     `${em.helpers.join('\n')}\n` +
-    `return function decode(v, o = 0) {\n` +
-    `  if (!(o >= 0) || o + ${plan.size} > v.byteLength) throw short(v, o);\n` +
+    `return function decode(v, o = 0, n = v.byteLength) {\n` +
+    `  if (!(o >= 0) || o + ${plan.size} > n) throw short(v, o);\n` +
     `  return ${body};\n` +
     `};`;
   const short = (v: DataView, o: number): Error =>
@@ -51,7 +54,7 @@ export function compileDecoder<T extends object = Record<string, unknown>>(btf: 
       `cannot decode ${name} (${plan.size} bytes) at offset ${o} of ${v?.byteLength ?? 0} bytes: the data is too short (wrong --struct, or a truncated event?)`,
     );
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const decode = new Function('short', source)(short) as (view: DataView, offset?: number) => T;
+  const decode = new Function('short', source)(short) as (view: DataView, offset?: number, viewLength?: number) => T;
   const dec: StructDecoder<T> = { size: plan.size, typeId: plan.typeId, name, decode, source };
   perBtf.set(typeId, dec as StructDecoder);
   return dec;

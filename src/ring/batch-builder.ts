@@ -30,7 +30,7 @@ export class BatchBuilder {
   /** Start a segment (a block copied out of a ring, or the ring itself); returns its index. */
   segment(buf: Uint8Array, cpu: number, slot: number | undefined, inRing: boolean): number {
     if (this.segs.length >= 0xffff) throw new RangeError('too many segments in one batch');
-    this.segs.push({ buf, view: undefined, cpu, slot, inRing });
+    this.segs.push({ buf, view: undefined, cpu, slot, inRing, ab: undefined, base: 0 });
     return this.segs.length - 1;
   }
 

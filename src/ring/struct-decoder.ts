@@ -2,7 +2,8 @@
 export interface StructDecoder {
   /** sizeof(struct) in bytes: the struct is data[0, size); the rest is `packet`. */
   readonly size: number;
-  decode(view: DataView, offset: number): Record<string, unknown>;
+  /** `viewLength`: view.byteLength, passed by the reader (decoders may use it instead of reading it). */
+  decode(view: DataView, offset: number, viewLength?: number): Record<string, unknown>;
   /**
    * A field of the struct that gives the length of the appended packet bytes (e.g. `len` holding
    * skb->len, or `caplen`); used to tell perf's padding from packet bytes.
