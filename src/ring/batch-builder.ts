@@ -84,10 +84,23 @@ export class BatchBuilder {
 
   /** A leased batch over the scratch columns; `onRelease` hands the ring memory back. */
   takeLeased(onRelease: () => void): EventBatch {
-    const batch = new EventBatch(this.columns(false), this.decoder, this.padded, () => {
-      if (this.lease === batch) this.lease = undefined;
+    // the ring memory goes back once: when the batch is released, or before, once it owns copies
+    let back = false;
+    const handBack = () => {
+      if (back) return;
+      back = true;
       onRelease();
-    });
+    };
+    const batch = new EventBatch(
+      this.columns(false),
+      this.decoder,
+      this.padded,
+      () => {
+        if (this.lease === batch) this.lease = undefined;
+        handBack();
+      },
+      handBack,
+    );
     this.lease = batch;
     return batch;
   }

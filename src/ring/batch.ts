@@ -52,18 +52,22 @@ export class EventBatch implements Iterable<RingEvent> {
   /** Bytes of sample data. */
   readonly bytes: number;
   private readonly segs: Segment[];
-  private readonly off: Int32Array;
-  private readonly len: Int32Array;
-  private readonly seg: Uint16Array;
-  private readonly tsLo: Uint32Array | undefined;
-  private readonly tsHi: Uint32Array | undefined;
+  // (the columns of a leased batch are the reader's scratch, replaced by copies when own() hands the
+  // ring memory back early)
+  private off: Int32Array;
+  private len: Int32Array;
+  private seg: Uint16Array;
+  private tsLo: Uint32Array | undefined;
+  private tsHi: Uint32Array | undefined;
   private readonly decoder: StructDecoder | undefined;
   private readonly padded: boolean;
   private onRelease: (() => void) | undefined;
   private released = false;
+  /** Hands the ring memory back (once; own() may do it before release()). */
+  private handBack: (() => void) | undefined;
 
   /** @internal built by BatchBuilder */
-  constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined) {
+  constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined, handBack?: () => void) {
     this.length = c.length;
     this.bytes = c.bytes;
     this.segs = c.segs;
@@ -76,6 +80,7 @@ export class EventBatch implements Iterable<RingEvent> {
     this.decoder = decoder;
     this.padded = padded;
     this.onRelease = onRelease;
+    this.handBack = handBack;
   }
 
   /** Whether samples are decoded with a struct (event(i) gives objects). */
@@ -85,7 +90,7 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /** True while the samples are read in place in the ring (release() hands the memory back). */
   get leased(): boolean {
-    return this.onRelease !== undefined;
+    return this.onRelease !== undefined && this.handBack !== undefined;
   }
 
   /** Hand leased ring memory back to the kernel. Further access throws. Idempotent; no-op when owned. */
@@ -147,10 +152,20 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /**
    * Copy every ring segment's samples into one owned block per segment (one allocation instead of
-   * one per sample) and point the columns at the copies. The lease itself is unchanged.
+   * one per sample) and point the columns at the copies; then, nothing of the batch being in the ring
+   * any more, hand the ring memory back at once (its columns copied out of the reader's scratch):
+   * the kernel can write into that space while the batch is still being read.
    */
   private own(): void {
     const n = this.length;
+    const leased = this.handBack;
+    if (leased !== undefined) {
+      this.off = this.off.slice(0, n);
+      this.len = this.len.slice(0, n);
+      this.seg = this.seg.slice(0, n);
+      this.tsLo = this.tsLo?.slice(0, n);
+      this.tsHi = this.tsHi?.slice(0, n);
+    }
     const nseg = this.segs.length;
     const lo = new Float64Array(nseg).fill(Infinity);
     const hi = new Float64Array(nseg);
@@ -176,6 +191,11 @@ export class EventBatch implements Iterable<RingEvent> {
       shift[g] = start;
     }
     for (let i = 0; i < n; i++) off[i] = off[i]! - shift[seg[i]!]!;
+    if (leased !== undefined) {
+      // owned from now on (still released, as any batch, when the next one is read)
+      this.handBack = undefined;
+      leased();
+    }
   }
 
 

@@ -209,6 +209,7 @@ test('leased batches refuse use after release; copies stay valid', async () => {
     const first = (await it.next()).value!;
     assert.ok(first.leased);
     const kept = first.data(0);
+    assert.ok(!first.leased, 'asking for bytes copied the batch out of the ring and handed the ring memory back');
     const keptEvent = first.event(0);
     runOn(cpus[0]!, obj.program('tc_events'), 1, udpPacket(81));
     await it.next(); // releases the first batch
