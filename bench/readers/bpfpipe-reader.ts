@@ -6,6 +6,7 @@
  * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings).
  */
 import * as fs from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { openPinnedMap, openEvents, ObjectSpec } from '../../src/index.js';
 
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
@@ -25,7 +26,10 @@ let bytes = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
 // BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?).
-const gaps: [number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
+const gaps: [number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
+// ... and the garbage collections (start ms, duration ms, kind) and event-loop stalls, to line up with them
+const gcs: [number, number, number][] = [];
+if (gaps) new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push([e.startTime, e.duration, ((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0)]); }).observe({ entryTypes: ['gc'] });
 let t0 = process.hrtime.bigint();
 // SIGUSR2 ends the warm-up: count from here.
 process.on('SIGUSR2', () => {
@@ -59,7 +63,7 @@ if (mode === 'decoded') {
   for await (const b of reader.batches()) {
     if (gaps) {
       const now = performance.now();
-      gaps.push([now - last, b.bytes, b.lostCount]);
+      gaps.push([now - last, b.bytes, b.lostCount, now]);
       last = now;
     }
     received += b.length;
@@ -89,7 +93,16 @@ console.log(JSON.stringify({
       batches: gaps.length,
       maxMs: Math.max(...gaps.map((g) => g[0])),
       p99Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.99)]?.[0],
-      withLoss: gaps.map((g, i) => ({ i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1] })).filter((g) => g.lost > 0).slice(0, 40), // the first 40
+      withLoss: gaps
+        .map((g, i) => ({
+          i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
+          // collections that overlap this gap or the one before it: [ms before the batch, duration ms, kind]
+          gc: gcs.filter(([t, d]) => t + d >= g[3] - g[0] - (gaps[i - 1]?.[0] ?? 0) && t <= g[3]).map(([t, d, k]) => [+(g[3] - t).toFixed(2), +d.toFixed(2), k]),
+        }))
+        .filter((g) => g.lost > 0)
+        .slice(0, 40), // the first 40
+      gcCount: gcs.length,
+      gcMaxMs: Math.max(0, ...gcs.map((g) => g[1])),
     },
   } : {}),
 }));
