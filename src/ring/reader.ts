@@ -66,7 +66,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.timerFd = k.timerCreate();
       k.epollAdd(this.epfd, this.timerFd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
-      if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0);
+      // A ring buffer fd polls readable whenever data is waiting, wake-up or not: level-triggered, a
+      // busy ring would wake the poller again the moment it is re-armed after every drain (two
+      // context switches per small batch, on the reader's CPU). Edge-triggered, it wakes us when the
+      // kernel sends a wake-up; producers that ask for none are drained by the timer (1 ms while busy).
+      if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0, true);
       this.registration = k.watch(this.epfd, () => {
         const ticks = k.timerRead(this.timerFd);
         if (ticks > 0) this.onTick();

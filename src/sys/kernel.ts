@@ -42,8 +42,8 @@ export interface Kernel {
   free(memory: NativeMemory): void;
   /** epoll_create1(EPOLL_CLOEXEC). */
   epollCreate(): number;
-  /** epoll_ctl ADD with EPOLLIN (level-triggered). */
-  epollAdd(epfd: number, fd: number, data: number): void;
+  /** epoll_ctl ADD with EPOLLIN: level-triggered, or edge-triggered (EPOLLET) when `edge`. */
+  epollAdd(epfd: number, fd: number, data: number, edge?: boolean): void;
   epollDel(epfd: number, fd: number): void;
   /**
    * Watch `fd` for readability on the shared poller thread; `onReady` runs on the JS thread. The

@@ -10,6 +10,7 @@ const EPOLL_CLOEXEC = 0x80000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
 const EPOLLIN = 0x001;
+const EPOLLET = 1 << 31;
 const EINTR = 4;
 const BPF_PROG_TEST_RUN = 10;
 
@@ -82,8 +83,8 @@ export class LinuxKernel implements Kernel {
     return rc;
   }
 
-  epollAdd(epfd: number, fd: number, data: number): void {
-    this.epollView.setUint32(0, EPOLLIN, true);
+  epollAdd(epfd: number, fd: number, data: number, edge = false): void {
+    this.epollView.setUint32(0, (EPOLLIN | (edge ? EPOLLET : 0)) >>> 0, true);
     this.epollView.setBigUint64(4, BigInt(data), true);
     if (libc.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, this.epollBuf) < 0) throw new SyscallError('epoll_ctl(ADD)', libc.errno());
   }

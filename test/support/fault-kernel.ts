@@ -63,8 +63,8 @@ export class FaultKernel implements Kernel {
     this.hit('epollCreate', 'epoll_create1');
     return this.real.epollCreate();
   }
-  epollAdd(epfd: number, fd: number, data: number) {
-    return this.real.epollAdd(epfd, fd, data);
+  epollAdd(epfd: number, fd: number, data: number, edge?: boolean) {
+    return this.real.epollAdd(epfd, fd, data, edge);
   }
   epollDel(epfd: number, fd: number) {
     return this.real.epollDel(epfd, fd);
