@@ -108,6 +108,11 @@ function splitInto(mem: Memory, v: bigint): number {
   return S32[LO]!;
 }
 
+/** The first `size` bytes of `value` (the value itself when it is that long: helpers pass exact views). */
+function valueBytes(value: Uint8Array, size: number): Uint8Array {
+  return value.length === size ? value : value.subarray(0, size);
+}
+
 /** The key's first 4 bytes as a little-endian u32 (no DataView per lookup; a shorter key throws as DataView would). */
 function u32(key: Uint8Array): number {
   if (key.length < 4) throw new RangeError('Offset is outside the bounds of the DataView');
@@ -181,7 +186,7 @@ class ArrayMap extends RuntimeMap {
     if (i >= this.spec.maxEntries) return -E.E2BIG;
     if (flags === 1) return -E.EEXIST; // BPF_NOEXIST: array elements always exist
     const r = this.copies[this.percpu ? cpu : 0]!;
-    r.bytes.set(value.subarray(0, this.spec.valueSize), i * this.spec.valueSize);
+    r.bytes.set(valueBytes(value, this.spec.valueSize), i * this.spec.valueSize);
     return 0;
   }
 
@@ -297,8 +302,9 @@ class HashMap extends RuntimeMap {
       this.entries.set(k, e);
     }
     // From a program, a per-CPU update writes the current CPU's copy; from user space, every copy.
-    const targets = this.percpu && cpu >= 0 ? [e.values[cpu]!] : e.values;
-    for (const r of targets) r.bytes.set(value.subarray(0, this.spec.valueSize));
+    const v = valueBytes(value, this.spec.valueSize);
+    if (this.percpu && cpu >= 0) e.values[cpu]!.bytes.set(v);
+    else for (const r of e.values) r.bytes.set(v);
     return 0;
   }
 
