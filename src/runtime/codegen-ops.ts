@@ -3,6 +3,8 @@
  * condition, atomic, load or store, on registers held as int32 pairs. Each returns source text; the
  * names it uses at run time (T, DIV, SWAP, MASK, A, mem, the region caches) are bound by compile().
  */
+import { REFRESH } from './codegen-maps.js';
+
 /** An operand: a register's halves, or a sign-extended immediate's (as literals). */
 export interface Operand {
   l: string;
@@ -208,7 +210,7 @@ export function atomicCode(pc: number, size: number, imm: number, d: Operand, s:
   return (
     `o = ${d.ul} + ${off}; if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` +
     ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= 0 && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
-    ` else { ${slow} ${cacheFill(pc, d)} }`
+    ` else { ${slow} ${cacheFill(pc, d)} ${REFRESH} }`
   );
 }
 
@@ -216,6 +218,15 @@ export function atomicCode(pc: number, size: number, imm: number, d: Operand, s:
 const cacheFill = (pc: number, b: Operand) => `if ((q = mem.regionP(${b.h})) !== undefined && CACHEABLE(q)) RC${pc} = q;`;
 
 const GET: Record<number, string> = { 1: 'getUint8', 2: 'getUint16', 4: 'getInt32' };
+
+/** Little-endian `size` bytes at t of the byte array `a` into `d`, as the DataView loads of loadCode (int32 halves). */
+function fromBytes(a: string, d: Operand, size: number, sx: boolean): string {
+  const w32 = (k: number) => `(${a}[t + ${k}] | (${a}[t + ${k + 1}] << 8) | (${a}[t + ${k + 2}] << 16) | (${a}[t + ${k + 3}] << 24))`;
+  if (size === 8) return `${d.l} = ${w32(0)}; ${d.h} = ${w32(4)};`;
+  if (size === 4) return `${d.l} = ${w32(0)}; ${d.h} = ${sx ? `${d.l} >> 31` : '0'};`;
+  if (size === 2) return sx ? `${d.l} = ((${a}[t] | (${a}[t + 1] << 8)) << 16) >> 16; ${d.h} = ${d.l} >> 31;` : `${d.l} = ${a}[t] | (${a}[t + 1] << 8); ${d.h} = 0;`;
+  return sx ? `${d.l} = (${a}[t] << 24) >> 24; ${d.h} = ${d.l} >> 31;` : `${d.l} = ${a}[t]; ${d.h} = 0;`;
+}
 const SET: Record<number, string> = { 1: 'setUint8', 2: 'setUint16', 4: 'setInt32' };
 
 /** A load of `size` bytes at `b` + `off` into `d` (sign-extended for MEMSX); `stackBase`: b is r10. */
@@ -232,7 +243,7 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
   // the context: inline too, its pointer fields (Region.pointerField) as loadP gives them
   const packet = stackBase
     ? ''
-    : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromView('PV')} }` +
+    : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromBytes('PB', d, size, sx)} }` +
       ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (CPA === undefined || CPA[t] === 1) && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
   const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= 0 && t <= q.size - ${size}) { ${fromView('q.view')} }`;
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${slow}${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
@@ -243,6 +254,6 @@ export function storeCode(pc: number, b: Operand, off: number, size: number, vl:
   const toView = (v: string) => (size === 8 ? `${v}.setInt32(t, ${vl}, true); ${v}.setInt32(t + 4, ${vh}, true);` : `${v}.${SET[size]}(t, ${vl}${size === 1 ? '' : ', true'});`);
   const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${size}) { ${toView('PV')} }`;
   const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${size}) { ${toView('q.view')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
+  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});${stackBase ? '' : ` ${cacheFill(pc, b)} ${REFRESH}`} }`;
 }
 

@@ -8,7 +8,7 @@ import type { Region } from './memory.js';
  * No region (id -1: never a region's), the initial value of the region caches: the same shape as
  * Memory's regions (Memory.add), so the accesses through a cache stay monomorphic.
  */
-export const NOREG: Region = { id: -1, kind: 'map value', bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), size: 0, writable: false, live: false, owner: undefined, pointerField: undefined, pointerAt: undefined, writableAt: undefined };
+export const NOREG: Region = { id: -1, kind: 'map value', bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), size: 0, writable: false, live: false, owner: undefined, pointerField: undefined, pointerAt: undefined, writableAt: undefined, src: new Uint8Array(0), sync: undefined };
 
 /**
  * Regions an access may reach inline once seen: fixed size and bytes (map values, global data, ring

@@ -21,7 +21,7 @@ import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
-import { blockInfo, lookupCode, mapOfR1, CLOBBER, type Bind, type BlockInfo } from './codegen-maps.js';
+import { blockInfo, lookupCode, mapOfR1, CLOBBER, REFRESH, type Bind, type BlockInfo } from './codegen-maps.js';
 
 /** Frame of a bpf-to-bpf call: return pc, r6..r10 halves. */
 const FRAME = 11;
@@ -103,13 +103,13 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
     const h = p.helpers[i];
     if (h !== undefined && pairHelper(h) !== undefined) {
       // the helper's int32-pair form (helpers.ts): no BigInt for its arguments and result
-      const call = `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; ${CLOBBER}`;
+      const call = `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; ${CLOBBER} ${REFRESH}`;
       const m = imm === 1 ? mapOfR1(p, flow.blocks, i) : undefined;
       return m !== undefined ? lookupCode(m, call, flow.bind) : call;
     }
     const n = HELPER_ARGS[imm] ?? 5;
     const args = [1, 2, 3, 4, 5].map((r) => (r <= n ? `A(r${r}l, r${r}h)` : '0n')).join(', ');
-    return `r0l = RET(H[${i}](env, ${args}, ${i})); r0h = T.h; ${CLOBBER}`;
+    return `r0l = RET(H[${i}](env, ${args}, ${i})); r0h = T.h; ${CLOBBER} ${REFRESH}`;
   }
   if (code === 0x9) return flow.exit(i);
   const b = (op & 0x08) === 0 ? immOp(imm) : s;
@@ -158,7 +158,11 @@ const MEMORY_PROLOGUE = `const mem = env.mem;
     // whatever is not in bounds: the faults) through mem.
     const SV = stack.view, SID = stack.id | 0, SL = stack.live && stack.pointerField === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
     const pk = env.packet === undefined ? stack : env.packet;
-    const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointerField === undefined ? pk.size : 0, PLW = pk.writable ? PL : 0;
+    const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointerField === undefined ? pk.size : 0;
+    // Packet loads read PB (Region.src: the frame itself until the packet is copied in); stores go
+    // inline only once it is (PLW), else through mem (which copies it in). REFRESH after anything that
+    // may have copied it in: stores through mem, helpers, calls.
+    let PB = pk.src, PLW = pk.writable ? PL : 0;
     // Loads of the context (read-only here: stores go through storeP and its writableAt).
     const cx = env.ctx === undefined ? stack : env.ctx;
     const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPF = cx.pointerField, CPA = cx.pointerAt;
@@ -193,7 +197,7 @@ function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | '
         `if (depth >= ${MAX_CALL_DEPTH - 1}) throw fault(${i}, 'calls nested deeper than ${MAX_CALL_DEPTH}'); ` +
         `t = (r10l >>> 0) - ${STACK_SIZE}; u = t < 0 ? (r10h - 1) | 0 : r10h; ` +
         `if ((u >>> 0) < (stack.id >>> 0)) throw fault(${i}, 'stack overflow'); ` +
-        `${store(10)} f${t}(env, stack, t | 0, u, depth + 1); ${load(6)}`,
+        `${store(10)} f${t}(env, stack, t | 0, u, depth + 1); ${load(6)} ${REFRESH}`,
       exit: () => (main ? 'T.h = r0h; return r0l;' : `${store(6)} return;`),
     };
     const targets = new Set<number>();

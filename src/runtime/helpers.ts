@@ -78,9 +78,11 @@ function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
 function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
   let extra: Uint8Array | undefined;
   if (skbBytes > 0) {
-    if (!ctx || ctx !== env.ctx || !env.packet) return -E.EINVAL;
-    if (skbBytes > env.packet.size) return -E.EFAULT;
-    extra = packetPrefix(env.packet.bytes, skbBytes);
+    const pkt = env.packet;
+    if (!ctx || ctx !== env.ctx || !pkt) return -E.EINVAL;
+    if (skbBytes > pkt.size) return -E.EFAULT;
+    if (pkt.sync !== undefined) pkt.sync();
+    extra = packetPrefix(pkt.bytes, skbBytes);
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
   if (slot >= m.spec.maxEntries) return -E.E2BIG;
@@ -168,6 +170,7 @@ function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, to: Uin
     to.fill(0);
     return -E.EFAULT;
   }
+  if (pkt.sync !== undefined) pkt.sync();
   const from = pkt.bytes;
   if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
   else to.set(from.subarray(off, off + len));
@@ -340,6 +343,7 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
   // The common case without a view: in bounds on both sides, into another writable region (the
   // stack, a map value, a record), copied through the regions' DataViews.
   if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size && mem.regionP(a1h) === env.ctx) {
+    if (pkt.sync !== undefined) pkt.sync();
     copyView(pkt.view, off, dest.view, at, len);
     mem.hi = 0;
     return 0;

@@ -14,6 +14,17 @@ export interface Region {
   /** Backing bytes; only the first `size` belong to the region. */
   bytes: Uint8Array;
   view: DataView;
+  /**
+   * What the region's bytes read as: `bytes`, or (the packet, before its copy is needed) the caller's
+   * frame itself; the compiled path's inline packet loads read it.
+   */
+  src: Uint8Array;
+  /**
+   * Makes `bytes`/`view` current (the packet: copies the frame in at the first access that needs the
+   * copy). Memory calls it before any access through a region; helpers that reach a region's bytes
+   * directly call it too. Undefined when there is nothing to do.
+   */
+  sync: (() => void) | undefined;
   size: number;
   writable: boolean;
   /** False once released (a submitted ring buffer record, a deleted hash element). */
@@ -57,7 +68,7 @@ export class Memory {
   add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown, view?: DataView): Region {
     const id = this.free.pop() ?? this.regions.length;
     // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
-    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, pointerAt: undefined, writableAt: undefined };
+    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, pointerAt: undefined, writableAt: undefined, src: bytes, sync: undefined };
     this.regions[id] = r;
     return r;
   }
@@ -117,6 +128,7 @@ export class Memory {
     }
     const r = id < this.regions.length ? this.regions[id] : undefined;
     if (r === undefined || !r.live) throw this.fault(pc, addr, size, write, addr === 0n ? 'a NULL pointer' : 'no region (not a pointer)');
+    if (r.sync !== undefined) r.sync();
     if (off + size > r.size) throw this.fault(pc, addr, size, write, `past the end of the ${r.kind} (${r.size} bytes, offset ${off})`);
     if (write && !r.writable && !(r.writableAt?.(off, size) ?? false)) throw this.fault(pc, addr, size, write, `the ${r.kind}, which is read-only`);
     this.off = off;
@@ -135,7 +147,9 @@ export class Memory {
       id = S32[HI]! >>> 0;
     } else id = Number(addr >> ADDR_SHIFT);
     const r = id < this.regions.length ? this.regions[id] : undefined;
-    return r?.live ? r : undefined;
+    if (r === undefined || !r.live) return undefined;
+    if (r.sync !== undefined) r.sync();
+    return r;
   }
 
   load(addr: bigint, size: number, pc: number): bigint {
@@ -207,6 +221,7 @@ export class Memory {
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r === undefined || !r.live || o + size > r.size) return this.loadSlow(id, o, size, pc);
+    if (r.sync !== undefined) r.sync();
     if (r.pointerField !== undefined) {
       const p = r.pointerField(o, size);
       if (p !== undefined) return this.split(p);
@@ -234,6 +249,7 @@ export class Memory {
     const id = this.carried;
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
+    if (r !== undefined && r.sync !== undefined) r.sync();
     if (r === undefined || !r.live || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {
       this.store(pairAddress(id, o), size, (BigInt(vhi >>> 0) << 32n) | BigInt(vlo >>> 0), pc);
       return;
@@ -273,7 +289,9 @@ export class Memory {
   regionP(hi: number): Region | undefined {
     const id = hi >>> 0;
     const r = id < this.regions.length ? this.regions[id] : undefined;
-    return r !== undefined && r.live ? r : undefined;
+    if (r === undefined || !r.live) return undefined;
+    if (r.sync !== undefined) r.sync();
+    return r;
   }
 
   /**
@@ -285,6 +303,7 @@ export class Memory {
     const id = hi >>> 0;
     const off = lo >>> 0;
     const r = id < this.regions.length ? this.regions[id] : undefined;
+    if (r !== undefined && r.sync !== undefined) r.sync();
     if (r === undefined || !r.live || off + len > r.size || (write && !r.writable && !(r.writableAt?.(off, len) ?? false))) return this.bytes(pairAddress(id, off), len, pc, write);
     return this.viewOf(r, off, len);
   }

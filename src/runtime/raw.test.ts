@@ -150,6 +150,33 @@ test('the tc context: data/data_end are packet pointers, the packet is read thro
   expectFault([insn(0x62, 1, 0, 0, 1), exit], 0, /store of 4 bytes at 0x300000000 .*the ctx, which is read-only$/);
 });
 
+test('packet writes: the frame is copied in at the first store, later loads see the store, the caller\'s frame stays as it was', () => {
+  const frame = Uint8Array.from([0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a]);
+  const before = frame.slice();
+  // r2 = data; r0 = *(s16 *)(r2 + 1) (sign-extending), then *(u16 *)(r2 + 2) = 0x1234, r0 += *(u32 *)(r2 + 0)
+  const prog = [
+    insn(0x61, 2, 1, 76, 0),
+    insn(0x89, 0, 2, 1, 0), // ldxsh r0 = *(s16 *)(r2 + 1): 0x8382 sign-extended
+    insn(0x6a, 2, 0, 2, 0x1234), // *(u16 *)(r2 + 2) = 0x1234
+    insn(0x61, 3, 2, 0, 0), // r3 = *(u32 *)(r2 + 0): 0x12348281
+    insn(0x0f, 0, 3, 0, 0),
+    insn(0x79, 4, 2, 2, 0), // r4 = *(u64 *)(r2 + 2)
+    insn(0x61, 5, 2, 6, 0), // r5 = *(u32 *)(r2 + 6)
+    insn(0x0f, 0, 4, 0, 0),
+    insn(0x0f, 0, 5, 0, 0),
+    exit,
+  ];
+  const want = BigInt.asUintN(64, -0x7c7en + 0x12348281n + 0x8a89888786851234n + 0x8a898887n);
+  for (const mode of MODES) {
+    const p = loadRaw(assemble(prog), { mode });
+    assert.equal(p.run({ packet: frame }), want, mode);
+    assert.deepEqual(Array.from(p.skb.frame), [0x81, 0x82, 0x34, 0x12, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a], `${mode}: the program's packet`);
+    assert.deepEqual(frame, before, `${mode}: the caller's frame is not written`);
+    // the next run starts from its own frame again
+    assert.equal(p.run({ packet: frame }), want, `${mode}: second run`);
+  }
+});
+
 test('helper calls: arguments and result cross as u64, r1-r5 are cleared', () => {
   // "%llx %lld %u\n" at r10-16, then bpf_trace_printk(fmt, 16, -2, -2, 0x1_0000_0005)
   const fmt = new Uint8Array(16);

@@ -91,6 +91,22 @@ export class SkbContext {
     this.m2 = mac[4]! | (mac[5]! << 8);
   }
 
+  /** The frame of this run while it is not copied in yet. */
+  private pending: Uint8Array | undefined = undefined;
+
+  /** The packet region's sync: copy the frame in, after which the region is its own, writable. */
+  private readonly copyIn = (): void => {
+    const p = this.packet;
+    const f = this.pending;
+    if (f !== undefined) {
+      p.bytes.set(f);
+      this.pending = undefined;
+    }
+    p.src = p.bytes;
+    p.writable = true;
+    p.sync = undefined;
+  };
+
   /** Set up for one frame. */
   fill(frame: Uint8Array, o: SkbOptions): void {
     const p = this.packet;
@@ -99,12 +115,16 @@ export class SkbContext {
       p.bytes = new Uint8Array(Math.max(n, p.bytes.length * 2));
       p.view = new DataView(p.bytes.buffer);
     }
-    p.bytes.set(frame);
+    // The frame is copied in (the program may write it) only when something needs the copy: a store,
+    // a helper, any access through Memory (Region.sync). Until then loads read the frame itself.
+    this.pending = frame;
+    p.src = frame;
+    p.sync = this.copyIn;
+    p.writable = false;
     p.size = n;
-    // the destination MAC from the copy (its own aligned buffer), the device's as two words (cached)
-    const pv = p.view;
-    const d4 = n >= 6 ? pv.getInt32(0, true) : 0;
-    const d2 = n >= 6 ? pv.getUint16(4, true) : 0;
+    // the destination MAC, the device's as two words (cached)
+    const d4 = n >= 6 ? frame[0]! | (frame[1]! << 8) | (frame[2]! << 16) | (frame[3]! << 24) : 0;
+    const d2 = n >= 6 ? frame[4]! | (frame[5]! << 8) : 0;
     const mac = o.deviceMac ?? LOOPBACK_MAC;
     if (mac !== this.mac) this.setMac(mac);
     const type = pktType(n, d4, d2, this.m4, this.m2);
@@ -160,8 +180,9 @@ export class SkbContext {
     v.setUint32(Skb.ifindex, o.ifindex ?? 1, true);
   }
 
-  /** The packet bytes of the current run. */
+  /** The packet bytes of the current run (as the program left them). */
   get frame(): Uint8Array {
+    this.copyIn();
     return this.packet.bytes.subarray(0, this.packet.size);
   }
 }
