@@ -8,15 +8,9 @@
  * - owned: samples live in blocks copied out of the ring; data(i) is a view into them.
  */
 import { ClosedError } from '../errors.js';
+import { joinU64 } from '../u64.js';
 import type { Lost, RingEvent, Sample } from './types.js';
 import type { StructDecoder } from './struct-decoder.js';
-
-/** Scratch for a time's halves as one u64 (little- or big-endian host). */
-const TS64 = new BigUint64Array(1);
-const TS32 = new Uint32Array(TS64.buffer);
-const TS_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const TS_LO = TS_LE ? 0 : 1;
-const TS_HI = TS_LE ? 1 : 0;
 
 export interface Segment {
   buf: Uint8Array;
@@ -232,9 +226,7 @@ export class EventBatch implements Iterable<RingEvent> {
   ts(i: number): bigint | undefined {
     if (!this.tsLo || !this.tsHi) return undefined;
     // one BigInt through a scratch (BigInt(number) costs four times as much)
-    TS32[TS_LO] = this.tsLo[i]!;
-    TS32[TS_HI] = this.tsHi[i]!;
-    return TS64[0]!;
+    return joinU64(this.tsLo[i]!, this.tsHi[i]!);
   }
 
   /** Timestamp as a number of ns (exact below 2^53 ns, about 104 days of uptime). */

@@ -3,6 +3,7 @@
  * through a scratch, 64-bit division, odd-width byte swaps, the region-cache sentinel and its test.
  */
 import type { Region } from './memory.js';
+import { joinU64, splitU64, splitHi } from '../u64.js';
 
 /**
  * No region (id -1: never a region's), the initial value of the region caches: the same shape as
@@ -21,14 +22,6 @@ export function cacheable(r: Region): boolean {
 /** Scratch for the high half of two-result functions. */
 export const T = { h: 0 };
 
-/** Conversions between pairs and BigInts through one 8-byte scratch: no arithmetic, at most one allocation. */
-const scratch = new ArrayBuffer(8);
-const S64 = new BigUint64Array(scratch);
-const S32 = new Int32Array(scratch);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
-
 /**
  * A pair as a u64 BigInt. Helper arguments repeat from run to run (map handles, stack and context
  * pointers, sizes): a small direct-mapped cache of recent conversions saves most allocations.
@@ -41,9 +34,7 @@ const cacheV: bigint[] = new Array<bigint>(CACHE).fill(0n);
 export function toBig(l: number, h: number): bigint {
   const i = (l ^ (l >>> 8) ^ (l >>> 16) ^ h) & (CACHE - 1);
   if (cacheL[i] === l && cacheH[i] === h) return cacheV[i]!;
-  S32[LO] = l;
-  S32[HI] = h;
-  const v = S64[0]!;
+  const v = joinU64(l, h);
   cacheL[i] = l;
   cacheH[i] = h;
   cacheV[i] = v;
@@ -52,9 +43,9 @@ export function toBig(l: number, h: number): bigint {
 
 /** A BigInt (mod 2^64) as a pair: the low half returned, the high half in T.h. */
 export function fromBig(v: bigint): number {
-  S64[0] = v;
-  T.h = S32[HI]!;
-  return S32[LO]!;
+  const lo = splitU64(v);
+  T.h = splitHi;
+  return lo;
 }
 
 /** 64-bit division or modulo (signed: off 1), by zero as eBPF: div gives 0, mod leaves the dividend. */

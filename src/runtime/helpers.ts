@@ -6,6 +6,7 @@ import { NotSupportedError, RuntimeFault } from '../errors.js';
 import { Memory, type Region } from './memory.js';
 import { E, PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
+import { splitU64, splitHi } from '../u64.js';
 
 export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number) => bigint;
 
@@ -22,18 +23,12 @@ const BPF_F_CURRENT_CPU = 0xffffffff;
 const CTXLEN_MASK = 0xfffff; // of the high half of the flags
 const EINVAL = neg(E.EINVAL);
 
-/** A u64 BigInt's halves through a typed array: no BigInt arithmetic (allocations). */
-const S64 = new BigUint64Array(1);
-const S32 = new Uint32Array(S64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
-/** The low 32 bits of `v` (u32); the high 32 bits in `hi32`. */
+/** The low 32 bits of `v` (u32); the high 32 bits (u32) in `hi32`. */
 let hi32 = 0;
 function lo32(v: bigint): number {
-  S64[0] = v;
-  hi32 = S32[HI]!;
-  return S32[LO]!;
+  const lo = splitU64(v);
+  hi32 = splitHi >>> 0;
+  return lo >>> 0;
 }
 
 function mapArg(env: RunEnv, addr: bigint, pc: number, helper: string): RuntimeMap {
@@ -262,17 +257,14 @@ export function helperName(id: number): string {
 
 // ---- The compiled path's helpers (PairHelperFn): no BigInt in the common case ----
 
-const P64 = new BigUint64Array(1);
-const P32 = new Int32Array(P64.buffer);
-
 /** The u64 of int32 halves. */
 const big = (l: number, h: number): bigint => (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
 
 /** A u64 BigInt result as halves (high half in env.mem.hi). */
 function ret(env: RunEnv, v: bigint): number {
-  P64[0] = v;
-  env.mem.hi = P32[HI]!;
-  return P32[LO]!;
+  const lo = splitU64(v);
+  env.mem.hi = splitHi;
+  return lo;
 }
 
 /** A small result (0 or a negative errno, or a u32 as int32 when `u32`) as halves. */

@@ -8,6 +8,7 @@ import { MapType, mapTypeName } from '../object/uapi.js';
 import type { MapSpec } from '../object/types.js';
 import { Memory, type Region } from './memory.js';
 import { RecordRing } from './record-ring.js';
+import { splitU64, splitHi } from '../u64.js';
 
 export const E = { ENOENT: 2, E2BIG: 7, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAGAIN: 11, EOPNOTSUPP: 95, EBUSY: 16 } as const;
 
@@ -95,17 +96,11 @@ export abstract class RuntimeMap {
   }
 }
 
-const S64 = new BigUint64Array(1);
-const S32 = new Int32Array(S64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
-
 /** A u64 BigInt as int32 halves: the low half returned, the high half in `mem.hi`. */
 function splitInto(mem: Memory, v: bigint): number {
-  S64[0] = v;
-  mem.hi = S32[HI]!;
-  return S32[LO]!;
+  const lo = splitU64(v);
+  mem.hi = splitHi;
+  return lo;
 }
 
 /** The first `size` bytes of `value` (the value itself when it is that long: helpers pass exact views). */

@@ -5,6 +5,7 @@
  * read-only region or a released one stops the program with a RuntimeFault naming the instruction.
  */
 import { RuntimeFault } from '../errors.js';
+import { splitU64, splitHi } from '../u64.js';
 
 export type RegionKind = 'stack' | 'ctx' | 'packet' | 'map value' | 'map' | 'ringbuf record' | 'read-only data';
 
@@ -43,12 +44,6 @@ export const ADDR_SHIFT = 32n;
 const LOW = 0xffffffffn;
 const M64 = 0xffffffffffffffffn;
 
-/** Scratch for splitting a BigInt into int32 halves without arithmetic. */
-const S64 = new BigUint64Array(1);
-const S32 = new Int32Array(S64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
 
 const VIEW_CACHE = 64;
 const ADDR_CACHE = 64;
@@ -119,9 +114,8 @@ export class Memory {
     let off: number;
     if (addr >= 0n && addr <= M64) {
       // the halves through a typed array: no BigInt arithmetic (allocations)
-      S64[0] = addr;
-      id = S32[HI]! >>> 0;
-      off = S32[LO]! >>> 0;
+      off = splitU64(addr) >>> 0;
+      id = splitHi >>> 0;
     } else {
       id = Number(addr >> ADDR_SHIFT);
       off = Number(addr & LOW);
@@ -143,8 +137,8 @@ export class Memory {
   region(addr: bigint): Region | undefined {
     let id: number;
     if (addr >= 0n && addr <= M64) {
-      S64[0] = addr;
-      id = S32[HI]! >>> 0;
+      splitU64(addr);
+      id = splitHi >>> 0;
     } else id = Number(addr >> ADDR_SHIFT);
     const r = id < this.regions.length ? this.regions[id] : undefined;
     if (r === undefined || !r.live) return undefined;
@@ -280,9 +274,9 @@ export class Memory {
 
   /** A u64 BigInt as int32 halves: the low half returned, the high half in `hi`. */
   private split(v: bigint): number {
-    S64[0] = v;
-    this.hi = S32[HI]!;
-    return S32[LO]!;
+    const lo = splitU64(v);
+    this.hi = splitHi;
+    return lo;
   }
 
   /** The live region of the address `hi:lo` (any offset), as region(): no BigInt. */

@@ -11,18 +11,13 @@
  */
 import type { BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
+import { splitU64, splitHi } from '../u64.js';
 import type { Lost } from '../ring/types.js';
 
 const SLAB = 256 * 1024;
 const INITIAL_COLUMNS = 256;
 const NO_SLAB: Uint8Array = new Uint8Array(0);
 
-/** A record time's halves, through a scratch (no BigInt arithmetic). */
-const TS64 = new BigUint64Array(1);
-const TS32 = new Uint32Array(TS64.buffer);
-const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-const LO = LE ? 0 : 1;
-const HI = LE ? 1 : 0;
 
 /** Whether the records drained so far are in time order, and the last time seen (drainInto keeps it). */
 export interface DrainOrder {
@@ -102,9 +97,8 @@ export class RecordRing {
     this.off[i] = pos;
     this.len[i] = size;
     this.seg[i] = this.cur;
-    TS64[0] = ts;
-    this.tsLo[i] = TS32[LO]!;
-    this.tsHi[i] = TS32[HI]!;
+    this.tsLo[i] = splitU64(ts);
+    this.tsHi[i] = splitHi;
     this.onData?.();
   }
 
