@@ -26,10 +26,10 @@ export function buildBaselines(): void {
   execFileSync('bash', [path.join(ROOT, 'bench/build.sh')], { stdio: 'inherit' });
 }
 
-/** Load bench.o and pin its programs and event maps where reader processes can open them. */
+/** Load bench.bpf.o and pin its programs and event maps where reader processes can open them. */
 export function loadBench(): LoadedObject {
   fs.rmSync(PIN, { recursive: true, force: true });
-  const obj = loadObjectSync(path.join(ROOT, 'bpf/bench.o'), { pinDir: PIN });
+  const obj = loadObjectSync(path.join(ROOT, 'bpf/bench.bpf.o'), { pinDir: PIN });
   for (const p of ['perf_bench', 'rb_bench']) obj.program(p).pin(`${PIN}/${p}`);
   // Interrupted benchmarks leave nothing behind either.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

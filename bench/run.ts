@@ -98,7 +98,7 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', n, { rate: 2_000_000 }),
-      async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...tsx, 'decoded', perfPin, '1024', path.join(ROOT, 'bpf/bench.o')]), 'perf_bench', n, { rate: 2_000_000 }),
+      async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...tsx, 'decoded', perfPin, '1024', path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
     );
   }
   if (rows.includes('latency')) {

@@ -47,7 +47,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 interface Case { file: string; prog: string; eventMap?: string }
 const cases: Case[] = [];
-for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.o').sort()) {
+for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.bpf.o').sort()) {
   const spec = ObjectSpec.parse(fs.readFileSync(`bpf/${f}`));
   for (const p of spec.programs) {
     if (p.type !== ProgType.SCHED_CLS && p.type !== ProgType.SCHED_ACT) continue;

@@ -17,7 +17,7 @@ const PAGES = '256';
 const pinDir = `/sys/fs/bpf/bpfpipe-bench-udp-${process.pid}`;
 
 const net = createDemoNet();
-const obj = loadObjectSync(path.join(ROOT, 'bpf/tc_events.o'), { pinDir });
+const obj = loadObjectSync(path.join(ROOT, 'bpf/tc_events.bpf.o'), { pinDir });
 const back = enterNetns(net.b);
 const att = await attachTc(obj.program('tc_events'), { iface: net.ifaceB, direction: 'ingress' });
 back();

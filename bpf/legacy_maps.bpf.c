@@ -2,7 +2,7 @@
 /*
  * legacy_maps: a classifier in the iproute2 style, with its maps in the legacy `maps` section
  * (struct bpf_elf_map) pinned in the global namespace (/sys/fs/bpf/tc/globals/NAME), as
- * `tc filter add ... bpf da obj legacy_maps.o sec classifier` does it.
+ * `tc filter add ... bpf da obj legacy_maps.bpf.o sec classifier` does it.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

@@ -42,25 +42,25 @@ run_with_traffic() {
   wait $p
 }
 send 9000 1 # resolve ARP first, so the tour's events are UDP
-run_with_traffic 9000 1 run bpf/tc_events.o --iface eth0 --count 1
-run_with_traffic 9001 1 run bpf/tc_events.o --iface eth0 --channel 1 --count 1 --format hex
-run_with_traffic 9000 3 run bpf/tc_events.o --iface eth0 --count 3 --format pcapng --output "$TMP/events.pcapng"
+run_with_traffic 9000 1 run bpf/tc_events.bpf.o --iface eth0 --count 1
+run_with_traffic 9001 1 run bpf/tc_events.bpf.o --iface eth0 --channel 1 --count 1 --format hex
+run_with_traffic 9000 3 run bpf/tc_events.bpf.o --iface eth0 --count 3 --format pcapng --output "$TMP/events.pcapng"
 echo "\$ tshark -r events.pcapng -T fields -e frame.number -e ip.dst -e udp.dstport -e frame.comment"
 tshark -r "$TMP/events.pcapng" -T fields -e frame.number -e ip.dst -e udp.dstport -e frame.comment 2>/dev/null | cut -c1-160
-show replay bpf/tc_events.o --pcap events.pcapng --format none
-node dist/cli/main.js replay bpf/tc_events.o --pcap "$TMP/events.pcapng" --format none 2>&1
-run_with_traffic 9000 2 run bpf/tc_events.o --iface eth0 --userspace --count 2 --format none
-show attach bpf/tc_events.o --iface eth0 --pin $PIN
-bpfpipe attach bpf/tc_events.o --iface eth0 --pin $PIN 2>&1
+show replay bpf/tc_events.bpf.o --pcap events.pcapng --format none
+node dist/cli/main.js replay bpf/tc_events.bpf.o --pcap "$TMP/events.pcapng" --format none 2>&1
+run_with_traffic 9000 2 run bpf/tc_events.bpf.o --iface eth0 --userspace --count 2 --format none
+show attach bpf/tc_events.bpf.o --iface eth0 --pin $PIN
+bpfpipe attach bpf/tc_events.bpf.o --iface eth0 --pin $PIN 2>&1
 show list
 bpfpipe list 2>&1
-show listen $PIN/events --channel 2 --btf bpf/tc_events.o --struct event --count 1
-bpfpipe listen $PIN/events --channel 2 --btf bpf/tc_events.o --struct event --count 1 2>&1 | cut -c1-200 &
+show listen $PIN/events --channel 2 --btf bpf/tc_events.bpf.o --struct event --count 1
+bpfpipe listen $PIN/events --channel 2 --btf bpf/tc_events.bpf.o --struct event --count 1 2>&1 | cut -c1-200 &
 p=$!
 sleep 1.5
 send 9002 1
 wait $p
 show detach --iface eth0 --pin $PIN
 bpfpipe detach --iface eth0 --pin $PIN 2>&1
-show gen bpf/tc_events.o
-node dist/cli/main.js gen bpf/tc_events.o 2>&1 | head -30
+show gen bpf/tc_events.bpf.o
+node dist/cli/main.js gen bpf/tc_events.bpf.o 2>&1 | head -30

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { Runtime, readCapture } from 'bpfpipe';
 
-const rt = Runtime.load(fs.readFileSync(new URL('../bpf/tc_events.o', import.meta.url)));
+const rt = Runtime.load(fs.readFileSync(new URL('../bpf/tc_events.bpf.o', import.meta.url)));
 await using events = rt.openEvents('events', { struct: true, slots: [0, 1, 2, 3] });
 const prog = rt.program('tc_events');
 for (const p of readCapture(fs.readFileSync(process.argv[2]!))) prog.run(p.data, { tsNs: p.timestampNs });

@@ -6,7 +6,7 @@
 import { loadObject, attachTc, openEvents } from 'bpfpipe';
 
 const [iface = 'eth0', count = '10'] = process.argv.slice(2);
-await using obj = await loadObject(new URL('../bpf/tc_events.o', import.meta.url).pathname);
+await using obj = await loadObject(new URL('../bpf/tc_events.bpf.o', import.meta.url).pathname);
 await using link = await attachTc(obj.program('tc_events'), { iface, direction: 'ingress' });
 await using events = await openEvents(obj.map('events'), { struct: 'event', signal: AbortSignal.timeout(60_000) });
 console.error(`attached (${link.mode}); reading`);

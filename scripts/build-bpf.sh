@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds bpf/*.o from bpf/*.bpf.c. The objects are committed, so users and CI never need this;
+# Rebuilds bpf/NAME.bpf.o from bpf/NAME.bpf.c. The objects are committed, so users and CI never need this;
 # it installs clang and the libbpf headers with apt when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ STRIP=$(command -v llvm-strip-16 || command -v llvm-strip || true)
 ARCH_INC=/usr/include/$(uname -m)-linux-gnu
 
 for src in bpf/*.bpf.c; do
-  obj=${src%.bpf.c}.o
+  obj=${src%.c}.o
   "$CLANG" -g -O2 -target bpf -mcpu=v3 -Wall -Werror -Wno-unused-function \
     -I bpf/include -I "$ARCH_INC" -c "$src" -o "$obj"
   # Keep BTF (.BTF/.BTF.ext), drop DWARF: smaller, reproducible objects.

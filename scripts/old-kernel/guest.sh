@@ -55,7 +55,7 @@ if [ "${PROBE:-1}" = 1 ]; then
   say "probe: bundled objects one at a time, reader close() timing"
   objs=()
   for o in bpf/*.o "$RES"/extra/*.o; do
-    [ -f "$o" ] && [ "$(basename "$o")" != rejected.o ] && objs+=("$o")
+    [ -f "$o" ] && [ "$(basename "$o")" != rejected.bpf.o ] && objs+=("$o")
   done
   timeout --kill-after=30 600 node --import tsx scripts/old-kernel/probe.ts "${objs[@]}" >"$RES/probe.txt" 2>&1 </dev/null
   echo "[exit $?]" >>"$RES/probe.txt"
@@ -76,8 +76,8 @@ if [ "${CLI_CHECK:-1}" = 1 ]; then
       nsenter --net=/run/netns/$ns node --import tsx src/cli/main.ts "$@" 2>&1
       echo "[exit $?]"
     }
-    cli attach --iface okc0 --pin /sys/fs/bpf/okcli --attach tcx bpf/tc_events.o
-    cli attach --iface okc0 --pin /sys/fs/bpf/okcli bpf/tc_events.o
+    cli attach --iface okc0 --pin /sys/fs/bpf/okcli --attach tcx bpf/tc_events.bpf.o
+    cli attach --iface okc0 --pin /sys/fs/bpf/okcli bpf/tc_events.bpf.o
     cli list --iface okc0
     echo "\$ tc filter show dev okc0 ingress"
     ip netns exec $ns tc filter show dev okc0 ingress 2>&1

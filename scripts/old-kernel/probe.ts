@@ -39,10 +39,10 @@ for (const file of objects) {
   }
 }
 
-console.log('== EventReader.close() with a waiting loop (bpf/tc_events.o, flushMs 60000)');
+console.log('== EventReader.close() with a waiting loop (bpf/tc_events.bpf.o, flushMs 60000)');
 {
   const pinDir = pinDirFor();
-  const obj = loadObjectSync('bpf/tc_events.o', { pinDir });
+  const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
   try {
     const times: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -75,7 +75,7 @@ function badObject(fn: () => unknown, re: RegExp): void {
 
 describe('BTF parser on the committed objects (compared with bpftool btf dump)', () => {
   for (const name of objectNames()) {
-    it(`${name}.o: every type`, () => {
+    it(`${name}.bpf.o: every type`, () => {
       const btf = objectBtf(name);
       const want = bpftoolBtf(name);
       assert.equal(btf.count, want.length + 1);

@@ -11,7 +11,7 @@ import { bpftoolBtf, objectNames, readelf, readObject, relocations, repoRoot } f
 
 describe('.BTF.ext on the committed objects', () => {
   for (const name of objectNames()) {
-    it(`${name}.o: func_info matches the FUNC symbols, record counts match .rel.BTF.ext`, () => {
+    it(`${name}.bpf.o: func_info matches the FUNC symbols, record counts match .rel.BTF.ext`, () => {
       const elf = ElfFile.parse(readObject(name));
       const btf = Btf.parse(elf.section('.BTF')!.data);
       const ext = parseBtfExt(elf.section('.BTF.ext')!.data, btf);

@@ -23,7 +23,7 @@ function readelfContext(name: string): FixupContext {
 
 describe('BTF fixup for BPF_BTF_LOAD', () => {
   for (const name of objectNames()) {
-    it(`${name}.o: DATASEC sizes and VAR offsets come from the ELF sections and symbols`, () => {
+    it(`${name}.bpf.o: DATASEC sizes and VAR offsets come from the ELF sections and symbols`, () => {
       const raw = Btf.parse(ElfFile.parse(readObject(name)).section('.BTF')!.data);
       const re = readelf(name);
       const fixed = Btf.parse(fixupBtf(raw, readelfContext(name)));
@@ -53,7 +53,7 @@ describe('BTF fixup for BPF_BTF_LOAD', () => {
     });
   }
 
-  it('the hidden global function of linking.o becomes static', () => {
+  it('the hidden global function of linking.bpf.o becomes static', () => {
     const raw = Btf.parse(ElfFile.parse(readObject('linking')).section('.BTF')!.data);
     const fixed = Btf.parse(fixupBtf(raw, readelfContext('linking')));
     assert.equal((raw.findByName('hidden_helper', 'func') as { linkage: number }).linkage, 1);

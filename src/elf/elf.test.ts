@@ -24,11 +24,11 @@ function patch(bytes: Uint8Array, f: (v: DataView) => void): Uint8Array {
 
 describe('ELF reader on the committed objects (compared with llvm-readelf)', () => {
   it('the expectations were made from these objects', () => {
-    for (const m of manifest()) assert.equal(sha256(readObject(m.name)), m.sha256, `bpf/${m.name}.o changed: run src/object/testdata/regen.sh`);
+    for (const m of manifest()) assert.equal(sha256(readObject(m.name)), m.sha256, `bpf/${m.name}.bpf.o changed: run src/object/testdata/regen.sh`);
   });
 
   for (const name of objectNames()) {
-    it(`${name}.o: sections, symbols and relocations`, () => {
+    it(`${name}.bpf.o: sections, symbols and relocations`, () => {
       const elf = ElfFile.parse(readObject(name));
       const want = readelf(name);
       assert.deepEqual(

@@ -92,7 +92,7 @@ function expectedProgram(obj: string, prog: string) {
 describe('ObjectSpec programs (compared with llvm-objdump and llvm-readelf)', () => {
   for (const obj of objectNames()) {
     for (const prog of Object.keys(programSections[obj]!)) {
-      it(`${obj}.o ${prog}: linked functions, instructions and map references`, () => {
+      it(`${obj}.bpf.o ${prog}: linked functions, instructions and map references`, () => {
         const p = spec(obj).program(prog);
         const want = expectedProgram(obj, prog);
         assert.deepEqual(p.functions, want.functions);
@@ -100,7 +100,7 @@ describe('ObjectSpec programs (compared with llvm-objdump and llvm-readelf)', ()
         assert.deepEqual(p.instructions, want.bytes);
       });
     }
-    it(`${obj}.o: the programs and their sections`, () => {
+    it(`${obj}.bpf.o: the programs and their sections`, () => {
       assert.deepEqual(Object.fromEntries(spec(obj).programs.map((p) => [p.name, p.section])), programSections[obj]);
     });
   }
@@ -197,7 +197,7 @@ const expectedMaps: Record<string, MapFacts[]> = {
 
 describe('ObjectSpec maps', () => {
   for (const [obj, want] of Object.entries(expectedMaps)) {
-    it(`${obj}.o: map specs as declared in the C source`, () => {
+    it(`${obj}.bpf.o: map specs as declared in the C source`, () => {
       const got = spec(obj).maps.map((x): MapFacts => ({ name: x.name, origin: x.origin, type: x.type, keySize: x.keySize, valueSize: x.valueSize, maxEntries: x.maxEntries, flags: x.flags, pinning: x.pinning, readonly: x.readonly }));
       assert.deepEqual(got.sort((a, b) => a.name.localeCompare(b.name)), [...want].sort((a, b) => a.name.localeCompare(b.name)));
     });

@@ -45,7 +45,7 @@ async function observe(file: string, prog: string, mode: 'compiled' | 'interpret
 
 test('the compiled path equals the interpreter on every tc program in bpf/ (return values, records with times, maps)', async () => {
   let programs = 0;
-  for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.o').sort()) {
+  for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.bpf.o').sort()) {
     const spec = ObjectSpec.parse(fs.readFileSync(`bpf/${f}`));
     for (const p of spec.programs) {
       if (p.type !== ProgType.SCHED_CLS && p.type !== ProgType.SCHED_ACT) continue;
@@ -69,7 +69,7 @@ const u64le = (b: Uint8Array | undefined) => (b ? new DataView(b.buffer, b.byteO
 
 for (const mode of ['compiled', 'interpreter'] as const) {
   test(`${mode}: a hash element deleted from user space between runs is gone for the program (s_tc counts again from 1)`, () => {
-    const rt = Runtime.load(fs.readFileSync('bpf/sections.o'), { programs: ['s_tc'], mode });
+    const rt = Runtime.load(fs.readFileSync('bpf/sections.bpf.o'), { programs: ['s_tc'], mode });
     const hits: RuntimeMap = rt.map('hits');
     const run = () => rt.program('s_tc').run(corpus[0]!.data);
     run();
@@ -87,7 +87,7 @@ for (const mode of ['compiled', 'interpreter'] as const) {
   });
 
   test(`${mode}: per-CPU array counters are per CPU (tc_events counts SEEN on the CPU it runs on)`, () => {
-    const rt = Runtime.load(fs.readFileSync('bpf/tc_events.o'), { programs: ['tc_events'], ncpus: 2, mode });
+    const rt = Runtime.load(fs.readFileSync('bpf/tc_events.bpf.o'), { programs: ['tc_events'], ncpus: 2, mode });
     for (let i = 0; i < 5; i++) rt.program('tc_events').run(corpus[i % corpus.length]!.data, { cpu: 1 });
     for (let i = 0; i < 2; i++) rt.program('tc_events').run(corpus[i]!.data, { cpu: 0 });
     const seen = rt.map('counters').lookupPerCpu(u32(0))!.map(u64le);
@@ -98,7 +98,7 @@ for (const mode of ['compiled', 'interpreter'] as const) {
 }
 
 test('without tsNs the clock is read once per run: the event time and the output time agree, and runs go forward', async () => {
-  const rt = Runtime.load(fs.readFileSync('bpf/tc_events.o'), { programs: ['tc_events'], ncpus: 1 });
+  const rt = Runtime.load(fs.readFileSync('bpf/tc_events.bpf.o'), { programs: ['tc_events'], ncpus: 1 });
   const r = rt.openEvents('events', { struct: 'event', slots: Array.from({ length: 64 }, (_, i) => i) });
   for (let i = 0; i < 3; i++) rt.program('tc_events').run(corpus[i]!.data);
   await r.close();
@@ -114,7 +114,7 @@ test('without tsNs the clock is read once per run: the event time and the output
 });
 
 test('a submitted ring buffer record faults until a later reservation brings its region back (zeroed)', async () => {
-  const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.o'), { programs: ['rb_reserve'] });
+  const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.bpf.o'), { programs: ['rb_reserve'] });
   const r = rt.openEvents('rb');
   rt.program('rb_reserve').run(corpus[0]!.data);
   const rb = rt.map('rb') as RingbufMap;

@@ -11,7 +11,7 @@ import { cli, startCli, ROOT, type RunningCli } from './support.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
-const OBJ = `${ROOT}/bpf/tc_events.o`;
+const OBJ = `${ROOT}/bpf/tc_events.bpf.o`;
 
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -11,7 +11,7 @@ import { withNetns, BpffsGuard, bpfpipeStateOf, type TestNetns } from '../kernel
 import { cli, startCli, waitAttached, ROOT } from './support.js';
 
 const ROUNDS = Number(process.env.BPFPIPE_KILL_ROUNDS ?? 20);
-const OBJ = `${ROOT}/bpf/tc_events.o`;
+const OBJ = `${ROOT}/bpf/tc_events.bpf.o`;
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
 

@@ -13,7 +13,7 @@ import { cli, startCli, waitAttached, ROOT, CLI, type RunningCli } from './suppo
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
 
-const OBJ = `${ROOT}/bpf/tc_events.o`;
+const OBJ = `${ROOT}/bpf/tc_events.bpf.o`;
 
 /** Start `listen` processes, send traffic to their ports until each has `n` events, stop them. */
 async function listenOnChannels(ns: TestNetns, pin: string, channels: number[], n: number): Promise<Record<number, any[]>> {

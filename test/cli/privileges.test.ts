@@ -27,7 +27,7 @@ const canRunAsNobody = (() => {
 
 test('an unprivileged user: one line naming CAP_BPF, exit 2, nothing left', { skip: canRunAsNobody ? false : 'the checkout is not readable by user nobody' }, async () => {
   await withNetns(async (ns) => {
-    const r = as(NOBODY, ['run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev], ns.path);
+    const r = as(NOBODY, ['run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev], ns.path);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /CAP_BPF/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -39,7 +39,7 @@ test('listen as an unprivileged user on a root-only pin: permission named, exit 
   const dir = `/sys/fs/bpf/bpfpipe-test-priv-${process.pid}`;
   const load = spawnSync(process.execPath, ['--import', 'tsx', '-e', `
     const { loadObjectSync } = await import('${ROOT}/src/index.ts');
-    loadObjectSync('${ROOT}/bpf/tc_events.o', { pinDir: '${dir}', keepPins: true }).close();`], { cwd: ROOT, encoding: 'utf8' });
+    loadObjectSync('${ROOT}/bpf/tc_events.bpf.o', { pinDir: '${dir}', keepPins: true }).close();`], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(load.status, 0, load.stderr);
   try {
     const r = as(NOBODY, ['listen', `${dir}/events`]);
@@ -60,7 +60,7 @@ const cases: { name: string; drop: string[]; needs: RegExp }[] = [
 for (const c of cases) {
   test(`root ${c.name}: run fails with one line naming it, exit 2, nothing left`, async () => {
     await withNetns(async (ns) => {
-      const r = as(drop(...c.drop), ['run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev, '--count', '1'], ns.path);
+      const r = as(drop(...c.drop), ['run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev, '--count', '1'], ns.path);
       assert.equal(r.status, 2, `${r.status}: ${r.stderr}`);
       assert.match(r.stderr, c.needs);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -72,7 +72,7 @@ for (const c of cases) {
 test('bpffs mounted read-only (a private mount namespace): one line saying so, exit 2, nothing left', async () => {
   await withNetns(async (ns) => {
     const script = `mount --make-rprivate / && mount -o remount,bind,ro /sys/fs/bpf && exec "$@"`;
-    const r = spawnSync('nsenter', [`--net=${ns.path}`, 'unshare', '-m', 'sh', '-c', script, 'sh', process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev, '--pin', '/sys/fs/bpf/bpfpipe-test-ro'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync('nsenter', [`--net=${ns.path}`, 'unshare', '-m', 'sh', '-c', script, 'sh', process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev, '--pin', '/sys/fs/bpf/bpfpipe-test-ro'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /bpffs is mounted read-only/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -13,7 +13,7 @@ const asNobody = (caps: string) => ['setpriv', '--reuid=65534', '--regid=65534',
 
 test('run --userspace as a user with only CAP_NET_RAW: UDP to port 9001 becomes channel-1 events of the program; the kernel is untouched', async () => {
   await withNetns(async (ns) => {
-    const args = ['nsenter', `--net=${ns.path}`, ...asNobody(',+net_raw'), process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev, '--userspace', '--channel', '1', '--count', '3'];
+    const args = ['nsenter', `--net=${ns.path}`, ...asNobody(',+net_raw'), process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev, '--userspace', '--channel', '1', '--count', '3'];
     const child = spawn(args[0]!, args.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -47,12 +47,12 @@ test('run --userspace as a user with only CAP_NET_RAW: UDP to port 9001 becomes 
 
 test('run --userspace without CAP_NET_RAW, or with kernel-only flags: one line, exit 2', async () => {
   await withNetns(async (ns) => {
-    const r = spawnSync('nsenter', [`--net=${ns.path}`, ...asNobody(''), process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev, '--userspace'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync('nsenter', [`--net=${ns.path}`, ...asNobody(''), process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev, '--userspace'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /needs CAP_NET_RAW/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     for (const [extra, re] of [[['--pin', '/sys/fs/bpf/x'], /--pin pins kernel maps/], [['--attach', 'tcx'], /--userspace attaches nothing/]] as [string[], RegExp][]) {
-      const u = spawnSync('nsenter', [`--net=${ns.path}`, process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.o`, '--iface', ns.dev, '--userspace', ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      const u = spawnSync('nsenter', [`--net=${ns.path}`, process.execPath, CLI, 'run', `${ROOT}/bpf/tc_events.bpf.o`, '--iface', ns.dev, '--userspace', ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
       assert.equal(u.status, 2, u.stderr);
       assert.match(u.stderr, re);
     }

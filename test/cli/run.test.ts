@@ -17,7 +17,7 @@ after(() => {
   assert.deepEqual(left, [], 'bpffs entries left behind');
 });
 
-const OBJ = path.join(ROOT, 'bpf/tc_events.o');
+const OBJ = path.join(ROOT, 'bpf/tc_events.bpf.o');
 
 test('every subcommand has help and exits 0', () => {
   for (const sub of ['run', 'attach', 'listen', 'detach', 'list', 'gen', 'demo']) {
@@ -41,7 +41,7 @@ test('bad usage and bad input exit 2 with one line naming the cause', async () =
         [['run', OBJ, '--iface', ns.dev, '--map', 'counters'], /not a perf event array or a ring buffer/],
         [['run', OBJ, '--iface', 'nosuchdev0'], /interface 'nosuchdev0' does not exist/],
         [['run', OBJ, '--iface', ns.dev, '--struct', 'nope', '--count', '1'], /no struct or union 'nope'/],
-        [['run', path.join(ROOT, 'bpf/rejected.o'), '--iface', ns.dev], /verifier rejected program 'rejected': .*outside of the packet/],
+        [['run', path.join(ROOT, 'bpf/rejected.bpf.o'), '--iface', ns.dev], /verifier rejected program 'rejected': .*outside of the packet/],
         [['run', OBJ], /required option '--iface/],
         [['run', OBJ, '--iface', ns.dev, '--count', '0'], /--count must be a positive integer/],
         [['run', OBJ, '--iface', ns.dev, '--format', 'xml'], /must be one of json, hex, pcapng, none/],

@@ -69,10 +69,10 @@ test('foreign filters (before and after ours) and their clsact qdisc survive our
       try {
         // Someone else's qdisc and tc-loaded filter (tc pins its maps in /sys/fs/bpf/tc/globals).
         ns.run('tc', ['qdisc', 'add', 'dev', ns.dev, 'clsact']);
-        ns.run('tc', ['filter', 'add', 'dev', ns.dev, 'ingress', 'bpf', 'da', 'obj', 'bpf/tc_events.o', 'sec', 'tc']);
+        ns.run('tc', ['filter', 'add', 'dev', ns.dev, 'ingress', 'bpf', 'da', 'obj', 'bpf/tc_events.bpf.o', 'sec', 'tc']);
         const a = ns.inside(() => attachTcSync(c.program, { iface: ns.dev, direction: 'ingress', mode: 'clsact' }));
         assert.equal(a.createdQdisc, false);
-        ns.run('tc', ['filter', 'add', 'dev', ns.dev, 'ingress', 'bpf', 'da', 'obj', 'bpf/tc_events.o', 'sec', 'tc']);
+        ns.run('tc', ['filter', 'add', 'dev', ns.dev, 'ingress', 'bpf', 'da', 'obj', 'bpf/tc_events.bpf.o', 'sec', 'tc']);
         const withOurs = tcState(ns);
         assert.equal(filters(ns, 'ingress').length, 3);
         // A foreign filter ahead of ours runs first; TC_ACT_OK there ends classification, so send
@@ -166,7 +166,7 @@ test('deleting the interface while attached: close() neither throws nor leaks', 
 test('errors: missing interface, taken priority/handle (with the kernel\'s text), bad options, wrong program type', async () => {
   await withNetns(async (ns) => {
     const c = loadCounter();
-    const xdp = loadObjectSync('bpf/sections.o', { programs: ['s_xdp'] });
+    const xdp = loadObjectSync('bpf/sections.bpf.o', { programs: ['s_xdp'] });
     try {
       ns.inside(() => {
         assert.throws(() => attachTcSync(c.program, { iface: 'bpt-nosuch0', direction: 'ingress', mode: 'clsact' }), (e: unknown) =>

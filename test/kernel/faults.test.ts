@@ -27,7 +27,7 @@ const cases: { name: string; fault: Fault; code: string; message: RegExp }[] = [
 
 for (const c of cases) {
   test(`${c.name}: ${c.code}, nothing left open`, async () => {
-    const obj = loadObjectSync('bpf/tc_events.o', { pinDir });
+    const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
     try {
       const before = fdSnapshot();
       const restore = useKernel(new FaultKernel(kernel(), [c.fault]));

@@ -45,7 +45,7 @@ function udpPacket(dport: number): Uint8Array {
 }
 
 test('every bundled object except the rejected one loads; tc programs test-run', () => {
-  for (const name of fs.readdirSync('bpf').filter((f) => f.endsWith('.o') && f !== 'rejected.o')) {
+  for (const name of fs.readdirSync('bpf').filter((f) => f.endsWith('.o') && f !== 'rejected.bpf.o')) {
     const obj = loadObjectSync(`bpf/${name}`, { pinDir: pinDir('all') });
     try {
       const spec = ObjectSpec.parse(fs.readFileSync(`bpf/${name}`));
@@ -66,7 +66,7 @@ test('every bundled object except the rejected one loads; tc programs test-run',
 });
 
 test('tc_events: global data, counters and the perf array sized by the object', () => {
-  const obj = loadObjectSync('bpf/tc_events.o', { pinDir: pinDir('tce') });
+  const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir: pinDir('tce') });
   try {
     const events = obj.map('events');
     assert.equal(events.type, MapType.PERF_EVENT_ARRAY);
@@ -91,7 +91,7 @@ test('tc_events: global data, counters and the perf array sized by the object', 
 });
 
 test('hash map operations on raw bytes: update, lookup, keys, delete', async () => {
-  const obj = loadObjectSync('bpf/sections.o');
+  const obj = loadObjectSync('bpf/sections.bpf.o');
   try {
     const hits = obj.map('hits');
     const value = (n: bigint) => new Uint8Array(new BigUint64Array([n]).buffer);
@@ -115,8 +115,8 @@ test('hash map operations on raw bytes: update, lookup, keys, delete', async () 
 
 test('pinning: created under pinDir, reused by a second load, removed on close unless kept', () => {
   const dir = pinDir('pins');
-  const a = loadObjectSync('bpf/tc_events.o', { pinDir: dir });
-  const b = loadObjectSync('bpf/tc_events.o', { pinDir: dir });
+  const a = loadObjectSync('bpf/tc_events.bpf.o', { pinDir: dir });
+  const b = loadObjectSync('bpf/tc_events.bpf.o', { pinDir: dir });
   try {
     assert.deepEqual(listTree(dir), ['events', 'events_drops', 'events_meta']);
     assert.equal((fs.statSync(`${dir}/events`).mode & 0o777), 0o600);
@@ -134,7 +134,7 @@ test('pinning: created under pinDir, reused by a second load, removed on close u
   }
   assert.equal(fs.existsSync(dir), false, 'the pins and the directory the load created are gone');
 
-  const kept = loadObjectSync('bpf/tc_events.o', { pinDir: dir, keepPins: true });
+  const kept = loadObjectSync('bpf/tc_events.bpf.o', { pinDir: dir, keepPins: true });
   kept.close();
   assert.deepEqual(listTree(dir), ['events', 'events_drops', 'events_meta']);
   removeTree(dir);
@@ -142,11 +142,11 @@ test('pinning: created under pinDir, reused by a second load, removed on close u
 
 test('an incompatible pin is a clear error and nothing is left behind', () => {
   const dir = pinDir('incompat');
-  const other = loadObjectSync('bpf/sections.o');
+  const other = loadObjectSync('bpf/sections.bpf.o');
   try {
     other.map('hits').pin(`${dir}/events`);
     assert.throws(
-      () => loadObjectSync('bpf/tc_events.o', { pinDir: dir }),
+      () => loadObjectSync('bpf/tc_events.bpf.o', { pinDir: dir }),
       (e) => e instanceof PinError && e.code === 'EBPF_PIN' && /incompatible/.test(e.message) && /hash/.test(e.message),
     );
     assert.deepEqual(listTree(dir), ['events'], 'the failed load removed its own pins');
@@ -158,7 +158,7 @@ test('an incompatible pin is a clear error and nothing is left behind', () => {
 
 test('legacy iproute2 maps: PIN_GLOBAL_NS maps are pinned by name, PIN_NONE maps are not', () => {
   const dir = pinDir('legacy');
-  const obj = loadObjectSync('bpf/legacy_maps.o', { pinDir: dir });
+  const obj = loadObjectSync('bpf/legacy_maps.bpf.o', { pinDir: dir });
   try {
     assert.deepEqual(listTree(dir), ['legacy_counts', 'legacy_events']);
     obj.program('legacy_prog').testRun({ data: udpPacket(1), repeat: 3 });
@@ -173,7 +173,7 @@ test('legacy iproute2 maps: PIN_GLOBAL_NS maps are pinned by name, PIN_NONE maps
 test('a verifier rejection: VerifierError with the whole log, message ending with the reason', () => {
   const before = fdSnapshot();
   assert.throws(
-    () => loadObjectSync('bpf/rejected.o'),
+    () => loadObjectSync('bpf/rejected.bpf.o'),
     (e) => {
       assert.ok(e instanceof VerifierError);
       assert.equal(e.code, 'EBPF_VERIFIER');
@@ -189,7 +189,7 @@ test('a verifier rejection: VerifierError with the whole log, message ending wit
 
 test('malformed objects and missing files are bad input, not crashes', () => {
   assert.throws(() => loadObjectSync('bpf/does-not-exist.o'), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
-  const bytes = fs.readFileSync('bpf/tc_events.o');
+  const bytes = fs.readFileSync('bpf/tc_events.bpf.o');
   assert.throws(() => loadObjectSync(bytes.subarray(0, 100)), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_OBJECT');
 });
 
@@ -197,7 +197,7 @@ test('openPinnedMap refuses paths that are not pinned maps', () => {
   assert.throws(() => openPinnedMapSync('/sys/fs/bpf/no-such-pin'), (e) => e instanceof BpfpipeError && e.code === 'EBPF_PIN');
   assert.throws(() => openPinnedMapSync('/etc/hostname'), (e) => e instanceof BpfpipeError && e.code === 'EBPF_PIN');
   const dir = pinDir('prog');
-  const obj = loadObjectSync('bpf/sections.o');
+  const obj = loadObjectSync('bpf/sections.bpf.o');
   try {
     obj.program('s_tc').pin(`${dir}/prog`);
     assert.throws(() => openPinnedMapSync(`${dir}/prog`), (e) => e instanceof BpfpipeError && /not a map/.test(e.message));

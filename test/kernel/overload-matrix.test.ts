@@ -27,7 +27,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
     for (const ring of ['small', 'large'] as const) {
       test(`${kind} ${size} B ${ring} ring: exact at every rate`, async () => {
         const rbBytes = ring === 'small' ? 16 * 1024 : 1024 * 1024;
-        const obj = loadObjectSync('bpf/bench.o', {
+        const obj = loadObjectSync('bpf/bench.bpf.o', {
           pinDir: `/sys/fs/bpf/bpfpipe-test-overload-${process.pid}`,
           globals: { event_size: size },
           maxEntries: { bench_rb: rbBytes },

@@ -15,8 +15,8 @@ after(async () => {
 const isPinError = (re: RegExp) => (e: unknown) => e instanceof BpfpipeError && e.code === 'EBPF_PIN' && re.test(e.message);
 
 test("pin paths with '..' or relative paths are refused", () => {
-  assert.throws(() => loadObjectSync('bpf/tc_events.o', { pinDir: '/sys/fs/bpf/../../tmp/x' }), isPinError(/contains '\.\.'/));
-  assert.throws(() => loadObjectSync('bpf/tc_events.o', { pinDir: 'relative/dir' }), isPinError(/must be absolute/));
+  assert.throws(() => loadObjectSync('bpf/tc_events.bpf.o', { pinDir: '/sys/fs/bpf/../../tmp/x' }), isPinError(/contains '\.\.'/));
+  assert.throws(() => loadObjectSync('bpf/tc_events.bpf.o', { pinDir: 'relative/dir' }), isPinError(/must be absolute/));
 });
 
 test('a symlink inside bpffs that points out of it is refused', () => {
@@ -24,7 +24,7 @@ test('a symlink inside bpffs that points out of it is refused', () => {
   const link = uniquePinDir('symlink');
   made.push(outside, link);
   fs.symlinkSync(outside, link);
-  assert.throws(() => loadObjectSync('bpf/tc_events.o', { pinDir: link }), isPinError(/is not on bpffs \(resolves to \/tmp\//));
+  assert.throws(() => loadObjectSync('bpf/tc_events.bpf.o', { pinDir: link }), isPinError(/is not on bpffs \(resolves to \/tmp\//));
   assert.deepEqual(fs.readdirSync(outside), [], 'nothing was pinned through the link');
 });
 
@@ -32,7 +32,7 @@ test('pins are 0600 by default and take the mode asked for', () => {
   for (const [mode, want] of [[undefined, 0o600], [0o640, 0o640]] as const) {
     const dir = uniquePinDir('mode');
     made.push(dir);
-    const obj = loadObjectSync('bpf/tc_events.o', { pinDir: dir, pinMode: mode });
+    const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir: dir, pinMode: mode });
     try {
       for (const p of obj.createdPins) assert.equal(fs.statSync(p).mode & 0o777, want, p);
       assert.equal(fs.statSync(dir).mode & 0o777, 0o700, 'directories bpfpipe creates are 0700');

@@ -18,7 +18,7 @@ const cpu = onlineCpus().at(-1)!;
 
 function bench(extra: Parameters<typeof loadObjectSync>[1] = {}): LoadedObject {
   // No pinning: each test gets its own maps.
-  return loadObjectSync('bpf/bench.o', { pinDir: `/sys/fs/bpf/bpfpipe-test-acct-${process.pid}`, ...extra });
+  return loadObjectSync('bpf/bench.bpf.o', { pinDir: `/sys/fs/bpf/bpfpipe-test-acct-${process.pid}`, ...extra });
 }
 
 for (const size of [64, 256, 1024]) {

@@ -21,7 +21,7 @@ after(async () => {
 const cpus = onlineCpus();
 
 function tcEvents(): LoadedObject {
-  return loadObjectSync('bpf/tc_events.o', { pinDir });
+  return loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
 }
 
 test('BPF_F_CURRENT_CPU samples come from the ring of the CPU the program ran on', async () => {
@@ -74,7 +74,7 @@ test('channel readers get only their channel (slots k*ncpu + cpu)', async () => 
 });
 
 test('samples decode from BTF; bytes after the struct are the appended packet', async () => {
-  const obj = loadObjectSync('bpf/decode_types.o', { pinDir });
+  const obj = loadObjectSync('bpf/decode_types.bpf.o', { pinDir });
   try {
     await using reader = await openEvents(obj.map('samples'), { struct: true });
     const pkt = udpPacket(4242);

@@ -25,7 +25,7 @@ function setOnline(on: boolean): void {
 }
 
 test('a CPU that comes online gets its ring', { skip: canHotplug ? false : `cannot take CPU ${last} offline on this machine` }, async () => {
-  const obj = loadObjectSync('bpf/tc_events.o', { pinDir });
+  const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
   try {
     setOnline(false);
     try {

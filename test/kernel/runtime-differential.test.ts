@@ -24,7 +24,7 @@ const CPU = onlineCpus()[0]!;
 const NCPU = possibleCpus().length;
 const TIME_FIELDS = /^(ts|ktime|time|tstamp|timestamp)$/i;
 const corpus = packetCorpus();
-/** Maps that hold bpf_ktime_get_ns values (bench.o builds its event, with the time, in a per-CPU scratch map). */
+/** Maps that hold bpf_ktime_get_ns values (bench.bpf.o builds its event, with the time, in a per-CPU scratch map). */
 const TIME_MAPS = new Set(['scratch']);
 
 interface Observed {
@@ -123,7 +123,7 @@ async function inRuntime(file: string, prog: string, eventMap: string | undefine
 }
 
 const cases: { file: string; prog: string; eventMap?: string }[] = [];
-for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.o').sort()) {
+for (const f of fs.readdirSync('bpf').filter((n) => n.endsWith('.o') && n !== 'rejected.bpf.o').sort()) {
   const spec = ObjectSpec.parse(fs.readFileSync(`bpf/${f}`));
   const eventMaps = spec.maps.filter((m) => m.type === MapType.PERF_EVENT_ARRAY || m.type === MapType.RINGBUF);
   for (const p of spec.programs) {
@@ -152,9 +152,9 @@ for (const c of cases) {
 
 test('what the runtime does not have is refused at load, naming it', () => {
   // link_main takes a callback's address (ld_imm64 BPF_PSEUDO_FUNC, for bpf_loop); link_second uses a map of maps.
-  assert.throws(() => Runtime.load(fs.readFileSync('bpf/linking.o'), { programs: ['link_main'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /link_main.*instruction 22: ld_imm64 with source 4/.test(e.message));
-  assert.throws(() => Runtime.load(fs.readFileSync('bpf/linking.o'), { programs: ['link_second'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /link_second.*'outer' is a array_of_maps/.test(e.message));
-  assert.throws(() => Runtime.load(fs.readFileSync('bpf/sections.o'), { programs: ['s_xdp'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /xdp/.test(e.message));
+  assert.throws(() => Runtime.load(fs.readFileSync('bpf/linking.bpf.o'), { programs: ['link_main'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /link_main.*instruction 22: ld_imm64 with source 4/.test(e.message));
+  assert.throws(() => Runtime.load(fs.readFileSync('bpf/linking.bpf.o'), { programs: ['link_second'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /link_second.*'outer' is a array_of_maps/.test(e.message));
+  assert.throws(() => Runtime.load(fs.readFileSync('bpf/sections.bpf.o'), { programs: ['s_xdp'] }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_NOTSUP' && /xdp/.test(e.message));
 });
 
 test('ring buffer records wait in the map for a reader, up to its size: the runtime as the kernel (3000 outputs, no reader, then one)', async () => {
@@ -169,7 +169,7 @@ test('ring buffer records wait in the map for a reader, up to its size: the runt
   };
   const packet = corpus[0]!.data;
   let kernel: { records: number; ok: bigint; failed: bigint };
-  const obj = loadObjectSync('bpf/ringbuf_events.o', { pinDir, programs: ['rb_output'] });
+  const obj = loadObjectSync('bpf/ringbuf_events.bpf.o', { pinDir, programs: ['rb_output'] });
   try {
     setAffinity([CPU]);
     try {
@@ -185,7 +185,7 @@ test('ring buffer records wait in the map for a reader, up to its size: the runt
   assert.ok(kernel.failed > 0n && kernel.ok > 0n, `the ring fills: ${JSON.stringify(kernel, (_, v) => (typeof v === 'bigint' ? Number(v) : v))}`);
   assert.equal(BigInt(kernel.records), kernel.ok);
   for (const mode of ['compiled', 'interpreter'] as const) {
-    const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.o'), { programs: ['rb_output'], ncpus: NCPU, mode });
+    const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.bpf.o'), { programs: ['rb_output'], ncpus: NCPU, mode });
     for (let i = 0; i < RUNS; i++) rt.program('rb_output').run(packet, { cpu: CPU });
     const records = await drain(rt.openEvents('rb'));
     assert.deepEqual({ records, ok: sum(rt.map('rb_counters').lookupPerCpu(u32(1))), failed: sum(rt.map('rb_counters').lookupPerCpu(u32(2))) }, kernel, mode);

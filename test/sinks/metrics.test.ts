@@ -12,7 +12,7 @@ import { Prometheus, freePort, waitFor, parseSummary, endCli } from './support.j
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
 
-const OBJ = path.join(ROOT, 'bpf/tc_events.o');
+const OBJ = path.join(ROOT, 'bpf/tc_events.bpf.o');
 
 test('run --metrics: Prometheus scrapes the endpoint and its query API returns the summary (received, lost), per CPU and by field', async () => {
   await withNetns((ns) =>

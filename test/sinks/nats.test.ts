@@ -19,7 +19,7 @@ import { batchOf } from '../../src/ring/batch-builder.js';
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
 
-const OBJ = path.join(ROOT, 'bpf/tc_events.o');
+const OBJ = path.join(ROOT, 'bpf/tc_events.bpf.o');
 
 async function streamState(url: string, stream = 'BPFPIPE') {
   const nc = await connect({ servers: url });

@@ -19,7 +19,7 @@ import { batchOf } from '../../src/ring/batch-builder.js';
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
 
-const OBJ = path.join(ROOT, 'bpf/tc_events.o');
+const OBJ = path.join(ROOT, 'bpf/tc_events.bpf.o');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 function get(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

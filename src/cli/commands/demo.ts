@@ -15,7 +15,7 @@ import { startTraffic, type Traffic } from '../demo/traffic.js';
 import { udpFrame } from '../demo/frames.js';
 import { formatRate } from '../status.js';
 
-const OBJECT = fileURLToPath(new URL('../../../bpf/tc_events.o', import.meta.url));
+const OBJECT = fileURLToPath(new URL('../../../bpf/tc_events.bpf.o', import.meta.url));
 const CHANNELS = 4;
 
 function ip(bytes: unknown): string {

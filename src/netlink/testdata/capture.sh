@@ -11,6 +11,9 @@ ns=bpt-capture-$$
 tmp=$(mktemp -d)
 cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
+# The recorded filters are named after the object file as tc saw it: tc_events.o (the committed
+# bpf/tc_events.bpf.o, under the name the fixtures were captured with).
+mkdir -p "$tmp/bpf" && cp bpf/tc_events.bpf.o "$tmp/bpf/tc_events.o"
 ip netns add "$ns"
 ip -n "$ns" link add bpcap0 type veth peer name bpcap1
 ip -n "$ns" link set bpcap0 up
@@ -26,9 +29,9 @@ cap() { # cap NAME CMD... : trace one command; keep its transcript (a failing co
 
 cap qdisc-add-clsact       tc qdisc add dev bpcap0 clsact
 cap qdisc-add-clsact-again tc qdisc add dev bpcap0 clsact
-cap filter-add-ingress     tc filter add dev bpcap0 ingress bpf da obj bpf/tc_events.o sec tc
-cap filter-add-egress      tc filter add dev bpcap0 egress prio 7 handle 3 bpf da obj bpf/tc_events.o sec tc
-ip netns exec "$ns" tc filter add dev bpcap0 ingress prio 9 handle 5 bpf da obj bpf/tc_events.o sec tc
+cap filter-add-ingress     tc filter add dev bpcap0 ingress bpf da obj "$tmp/bpf/tc_events.o" sec tc
+cap filter-add-egress      tc filter add dev bpcap0 egress prio 7 handle 3 bpf da obj "$tmp/bpf/tc_events.o" sec tc
+ip netns exec "$ns" tc filter add dev bpcap0 ingress prio 9 handle 5 bpf da obj "$tmp/bpf/tc_events.o" sec tc
 cap filter-show-ingress    tc filter show dev bpcap0 ingress
 cap filter-get             tc filter get dev bpcap0 egress prio 7 handle 3 protocol all bpf
 cap qdisc-show             tc qdisc show dev bpcap0

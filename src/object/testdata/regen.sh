@@ -12,12 +12,12 @@ ROOT=../../..
 READELF=${READELF:-llvm-readelf-16}
 OBJDUMP=${OBJDUMP:-llvm-objdump-16}
 : > objects.sha256
-for obj in "$ROOT"/bpf/*.o; do
-  name=$(basename "$obj" .o)
+for obj in "$ROOT"/bpf/*.bpf.o; do
+  name=$(basename "$obj" .bpf.o)
   "$READELF" --elf-output-style=JSON -S -s "$obj" > "$name.readelf.json"
   "$READELF" -r "$obj" > "$name.relocs.txt"
   "$OBJDUMP" -d -r "$obj" | sed -e 's/^.*file format/file format/' > "$name.objdump.txt"
   bpftool -j btf dump file "$obj" > "$name.btf.json"
-  (cd "$ROOT" && sha256sum "bpf/$name.o") >> objects.sha256
+  (cd "$ROOT" && sha256sum "bpf/$name.bpf.o") >> objects.sha256
 done
 echo "regenerated $(ls *.btf.json | wc -l) objects' expectations"

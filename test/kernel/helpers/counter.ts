@@ -1,5 +1,5 @@
 /**
- * A tc program that counts the packets it sees: bpf/sections.o's `s_tc` adds 1 to hits[0] and returns
+ * A tc program that counts the packets it sees: bpf/sections.bpf.o's `s_tc` adds 1 to hits[0] and returns
  * TC_ACT_OK (also a pass verdict for tcx). `s_tc_ingress` uses hits[1].
  */
 import { loadObjectSync, type LoadedObject } from '../../../src/kernel/load.js';
@@ -15,7 +15,7 @@ export interface Counter {
 }
 
 export function loadCounter(name: 's_tc' | 's_tc_ingress' = 's_tc'): Counter {
-  const obj = loadObjectSync(new URL('../../../bpf/sections.o', import.meta.url).pathname, { programs: [name] });
+  const obj = loadObjectSync(new URL('../../../bpf/sections.bpf.o', import.meta.url).pathname, { programs: [name] });
   const key = name === 's_tc' ? 0 : 1;
   return {
     obj,
