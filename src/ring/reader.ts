@@ -7,8 +7,8 @@ import { kernel, onlineCpus, type PollRegistration } from '../sys/index.js';
 import { ClosedError, UsageError } from '../errors.js';
 import type { PerfRing } from './perf-ring.js';
 import type { RingbufRing } from './ringbuf-ring.js';
-import type { RingEvent, ReaderStats, Lost } from './types.js';
-import { LostLedger } from './lost-ledger.js';
+import type { RingEvent, ReaderStats } from './types.js';
+import { LossReport } from './loss-report.js';
 import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
 import { BatchBuilder, batchOf } from './batch-builder.js';
@@ -29,7 +29,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private timerFd = -1;
   private timerUs = 0;
   private registration: PollRegistration | undefined;
-  private readonly ledger = new LostLedger();
+  private readonly losses: LossReport;
   private readonly merge: OrderedMerge | undefined;
   private readonly builder: BatchBuilder;
   /** Batches drained but not yet handed out (after close, or from read() callers mixing APIs). */
@@ -63,6 +63,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
+      // (the drop counters' baseline is read before the rings are enabled)
+      this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
       this.timerFd = k.timerCreate();
       k.epollAdd(this.epfd, this.timerFd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
@@ -79,7 +81,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
         this.cause = ticks === 0 ? 'kernel' : 'timer';
         this.resolveWait();
       });
-      if (parts.drops) for (const [key, v] of parts.drops.read()) this.ledger.setBaseline(key, v);
       for (const r of this.perfRings) r.enable();
     } catch (err) {
       this.releaseAll();
@@ -138,7 +139,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const now = Date.now();
     if (this.parts.drops && (final || now - this.lastDropsPoll >= this.parts.flushMs)) {
       this.lastDropsPoll = now;
-      this.pollDrops(b.lost);
+      this.stats.lost += this.losses.poll(b.lost);
     }
     let batch: EventBatch | undefined;
     if (this.merge) {
@@ -165,24 +166,12 @@ export class EventReader implements AsyncIterable<RingEvent> {
 
   private readonly onLost = (count: number): void => {
     const ring = this.currentRing!;
-    const more = this.ledger.recordLost(ring.slot, count);
-    if (more > 0) {
-      this.stats.lost += more;
-      this.builder.lost.push({ cpu: ring.cpu, slot: ring.slot, lost: more });
+    const l = this.losses.fromRecord(ring.slot, ring.cpu, count);
+    if (l) {
+      this.stats.lost += l.lost;
+      this.builder.lost.push(l);
     }
   };
-
-  private pollDrops(out: Lost[]): void {
-    const drops = this.parts.drops;
-    if (!drops) return;
-    for (const [key, value] of drops.read()) {
-      const more = this.ledger.counter(key, value);
-      if (more <= 0) continue;
-      this.stats.lost += more;
-      if (this.kind === 'perf') out.push({ cpu: this.perfRings.find((r) => r.slot === key)?.cpu ?? 0, slot: key, lost: more });
-      else out.push({ cpu: 0, lost: more });
-    }
-  }
 
   private checkCpus(): void {
     const open = this.parts.openCpu;

@@ -9,12 +9,7 @@
 import { Cls } from './insn.js';
 import type { Linked } from './interpreter.js';
 import type { RuntimeMap } from './maps.js';
-
-/** Registers every call clobbers besides r0 (the compiled path zeroes them, as the interpreter). */
-export const CLOBBER = 'r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;';
-
-/** After anything that may have copied the packet in (Region.sync): read it, and store to it inline. */
-export const REFRESH = 'PB = pk.src; PLW = pk.writable ? PL : 0;';
+import { CLOBBER } from './codegen-ops.js';
 
 /** Names for values the generated code needs (bound by compile()). */
 export type Bind = (value: unknown) => string;

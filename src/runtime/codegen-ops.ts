@@ -3,7 +3,11 @@
  * condition, atomic, load or store, on registers held as int32 pairs. Each returns source text; the
  * names it uses at run time (T, DIV, SWAP, MASK, A, mem, the region caches) are bound by compile().
  */
-import { REFRESH } from './codegen-maps.js';
+/** Registers every call clobbers besides r0 (the compiled path zeroes them, as the interpreter). */
+export const CLOBBER = 'r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;';
+
+/** After anything that may have copied the packet in (Region.sync): read it, and store to it inline. */
+export const REFRESH = 'PB = pk.src; PLW = pk.writable ? PL : 0;';
 
 /** An operand: a register's halves, or a sign-extended immediate's (as literals). */
 export interface Operand {

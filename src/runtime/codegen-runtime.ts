@@ -61,8 +61,8 @@ export function div64(al: number, ah: number, bl: number, bh: number, signed: bo
     T.h = mod ? ah : 0;
     return mod ? al : 0;
   }
-  let a = (BigInt(ah >>> 0) << 32n) | BigInt(al >>> 0);
-  let b = (BigInt(bh >>> 0) << 32n) | BigInt(bl >>> 0);
+  let a = joinU64(al, ah);
+  let b = joinU64(bl, bh);
   if (signed) {
     a = BigInt.asIntN(64, a);
     b = BigInt.asIntN(64, b);
@@ -72,7 +72,7 @@ export function div64(al: number, ah: number, bl: number, bh: number, signed: bo
 
 /** The interpreter's byte swap for widths other than 16/32/64 (the low `bits` bits, byte-reversed). */
 export function swapAny(l: number, h: number, bits: number): number {
-  const v = (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
+  const v = joinU64(l, h);
   let out = 0n;
   for (let i = 0; i < bits; i += 8) out = (out << 8n) | ((v >> BigInt(i)) & 0xffn);
   return fromBig(BigInt.asUintN(64, out));
@@ -80,6 +80,6 @@ export function swapAny(l: number, h: number, bits: number): number {
 
 /** to-le of another width: the low `bits` bits. */
 export function maskAny(l: number, h: number, bits: number): number {
-  const v = (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
+  const v = joinU64(l, h);
   return fromBig(v & ((1n << BigInt(bits)) - 1n));
 }

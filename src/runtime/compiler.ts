@@ -19,9 +19,9 @@ import type { RunEnv } from './env.js';
 import { pairHelper } from './helpers.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
-import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode } from './codegen-ops.js';
+import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, CLOBBER, REFRESH } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
-import { blockInfo, lookupCode, mapOfR1, CLOBBER, REFRESH, type Bind, type BlockInfo } from './codegen-maps.js';
+import { blockInfo, lookupCode, mapOfR1, type Bind, type BlockInfo } from './codegen-maps.js';
 
 /** Frame of a bpf-to-bpf call: return pc, r6..r10 halves. */
 const FRAME = 11;

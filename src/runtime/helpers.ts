@@ -6,7 +6,7 @@ import { NotSupportedError, RuntimeFault } from '../errors.js';
 import { Memory, type Region } from './memory.js';
 import { E, PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
-import { splitU64, splitHi } from '../u64.js';
+import { joinU64, splitU64, splitHi } from '../u64.js';
 
 export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number) => bigint;
 
@@ -257,14 +257,9 @@ export function helperName(id: number): string {
 
 // ---- The compiled path's helpers (PairHelperFn): no BigInt in the common case ----
 
-/** The u64 of int32 halves. */
-const big = (l: number, h: number): bigint => (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
-
 /** A u64 BigInt result as halves (high half in env.mem.hi). */
 function ret(env: RunEnv, v: bigint): number {
-  const lo = splitU64(v);
-  env.mem.hi = splitHi;
-  return lo;
+  return env.mem.split(v);
 }
 
 /** A small result (0 or a negative errno, or a u32 as int32 when `u32`) as halves. */
@@ -275,7 +270,7 @@ function small(env: RunEnv, v: number): number {
 
 /** The general case: the BigInt helper itself. */
 function viaBig(f: HelperFn, env: RunEnv, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number, pc: number): number {
-  return ret(env, f(env, big(a1l, a1h), big(a2l, a2h), big(a3l, a3h), big(a4l, a4h), big(a5l, a5h), pc));
+  return ret(env, f(env, joinU64(a1l, a1h), joinU64(a2l, a2h), joinU64(a3l, a3h), joinU64(a4l, a4h), joinU64(a5l, a5h), pc));
 }
 
 /** The map whose handle the address `hi:*` is (as mapAt), when the environment has a table of them. */

@@ -5,7 +5,7 @@
  * read-only region or a released one stops the program with a RuntimeFault naming the instruction.
  */
 import { RuntimeFault } from '../errors.js';
-import { splitU64, splitHi } from '../u64.js';
+import { joinU64, splitU64, splitHi } from '../u64.js';
 
 export type RegionKind = 'stack' | 'ctx' | 'packet' | 'map value' | 'map' | 'ringbuf record' | 'read-only data';
 
@@ -52,7 +52,7 @@ const addrCacheV = new Array<bigint>(ADDR_CACHE).fill(0n);
 
 /** The address region `id` (a u32 as int32 or not) : offset `o` (u32). */
 function pairAddress(id: number, o: number): bigint {
-  return (BigInt(id >>> 0) << ADDR_SHIFT) | BigInt(o);
+  return joinU64(o, id);
 }
 
 export class Memory {
@@ -245,7 +245,7 @@ export class Memory {
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r !== undefined && r.sync !== undefined) r.sync();
     if (r === undefined || !r.live || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {
-      this.store(pairAddress(id, o), size, (BigInt(vhi >>> 0) << 32n) | BigInt(vlo >>> 0), pc);
+      this.store(pairAddress(id, o), size, joinU64(vlo, vhi), pc);
       return;
     }
     const v = r.view;
@@ -273,7 +273,7 @@ export class Memory {
   }
 
   /** A u64 BigInt as int32 halves: the low half returned, the high half in `hi`. */
-  private split(v: bigint): number {
+  split(v: bigint): number {
     const lo = splitU64(v);
     this.hi = splitHi;
     return lo;
