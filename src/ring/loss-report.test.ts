@@ -12,6 +12,7 @@ function counters(initial: [number, bigint][]) {
 test('perf: drops before the reader attached are nobody\'s; records and counters report each lost sample once, on its CPU', () => {
   const c = counters([[4, 10n], [5, 0n]]);
   const r = new LossReport(c.source, (slot) => slot - 4);
+  r.baseline();
   assert.equal(r.poll([]), 0, 'the baseline');
   c.values.set(4, 13n);
   const out: Lost[] = [];
@@ -27,6 +28,7 @@ test('perf: drops before the reader attached are nobody\'s; records and counters
 test('ring buffer: notices carry CPU 0 and no slot; no counters, nothing to poll', () => {
   const c = counters([[0, 5n]]);
   const r = new LossReport(c.source, undefined);
+  r.baseline();
   c.values.set(0, 9n);
   const out: Lost[] = [];
   assert.equal(r.poll(out), 4);

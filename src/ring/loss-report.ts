@@ -11,14 +11,20 @@ export class LossReport {
   private readonly ledger = new LostLedger();
 
   /**
-   * `drops`: the counters (read now for the baseline: drops before the reader attached belong to
-   * nobody); `cpuOf`: the CPU of a perf slot (its notices say which CPU lost), undefined for ring buffers.
+   * `drops`: the counters; `cpuOf`: the CPU of a perf slot (its notices say which CPU lost), undefined
+   * for ring buffers.
    */
   constructor(
     private readonly drops: DropsSource | undefined,
     private readonly cpuOf: ((slot: number) => number) | undefined,
-  ) {
-    if (drops) for (const [key, v] of drops.read()) this.ledger.setBaseline(key, v);
+  ) {}
+
+  /**
+   * Read the counters as they are when reading starts (call it right before the rings are enabled):
+   * drops before that belong to nobody, e.g. outputs while the slots were being set up.
+   */
+  baseline(): void {
+    if (this.drops) for (const [key, v] of this.drops.read()) this.ledger.setBaseline(key, v);
   }
 
   /** A PERF_RECORD_LOST of `count` samples in the ring of `slot` on `cpu`: the notice, if any is new. */

@@ -60,11 +60,10 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
     this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
     this.copyBatches = parts.copyBatches ?? false;
+    this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
-      // (the drop counters' baseline is read before the rings are enabled)
-      this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
       this.timerFd = k.timerCreate();
       k.epollAdd(this.epfd, this.timerFd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
@@ -81,6 +80,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
         this.cause = ticks === 0 ? 'kernel' : 'timer';
         this.resolveWait();
       });
+      this.losses.baseline();
       for (const r of this.perfRings) r.enable();
     } catch (err) {
       this.releaseAll();
