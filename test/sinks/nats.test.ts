@@ -242,26 +242,33 @@ test('listen on channel 1 of a pinned map with --nats and --metrics: subject bpf
         try {
           const a = cli(['attach', OBJ, '--iface', ns.dev, '--pin', pinDir], { netns: ns.path });
           assert.equal(a.status, 0, a.stderr);
-          const port = await (await import('./support.js')).freePort();
-          const l = startCli(['listen', `${pinDir}/events`, '--channel', '1', '--btf', OBJ, '--format', 'json', '--count', '5', '--nats', nats.url, '--metrics', `127.0.0.1:${port}`, '--metrics-linger', '30']);
-          let metrics = '';
+          let detached = false;
           try {
-            await repeatUntil(waitFor('the summary', () => (/received 5/.test(l.stderr()) ? true : undefined), 20_000, 50), () => ns.sendUdp(1, { port: 9001, from: 'peer' }), 150, 20_000);
-            metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+            const port = await (await import('./support.js')).freePort();
+            const l = startCli(['listen', `${pinDir}/events`, '--channel', '1', '--btf', OBJ, '--format', 'json', '--count', '5', '--nats', nats.url, '--metrics', `127.0.0.1:${port}`, '--metrics-linger', '30']);
+            let metrics = '';
+            try {
+              await repeatUntil(waitFor('the summary', () => (/received 5/.test(l.stderr()) ? true : undefined), 20_000, 50), () => ns.sendUdp(1, { port: 9001, from: 'peer' }), 150, 20_000);
+              metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+            } finally {
+              await endCli(l);
+            }
+            assert.match(l.stderr(), /received 5, lost 0, nats published 5, dropped 0/);
+            assert.match(metrics, /bpfpipe_events_received_total\{cpu="\d+",channel="1"\} \d+/);
+            assert.doesNotMatch(metrics, /channel="0"/);
+            const sub = cli(['subscribe', nats.url, '--deliver', 'all', '--count', '5']);
+            assert.equal(sub.status, 0, sub.stderr);
+            const recs = lines(sub.stdout).map((x) => JSON.parse(x) as { subject: string; event: { dport: number; channel: number } });
+            assert.equal(recs.length, 5);
+            assert.ok(recs.every((r) => /^bpfpipe\.[A-Za-z0-9_-]+\.events$/.test(r.subject) && r.event.dport === 9001 && r.event.channel === 1));
+            assert.deepEqual(lines(sub.stdout).map((x) => { const { subject: _s, ...rest } = JSON.parse(x) as { subject: string }; return JSON.stringify(rest); }), lines(l.stdout()));
+            detached = true;
+            assert.equal(cli(['detach', '--iface', ns.dev, '--pin', pinDir], { netns: ns.path }).status, 0);
+            assertTcClean(ns);
           } finally {
-            await endCli(l);
+            // whatever failed: the attachment and its manifest go too
+            if (!detached) cli(['detach', '--iface', ns.dev, '--pin', pinDir], { netns: ns.path });
           }
-          assert.match(l.stderr(), /received 5, lost 0, nats published 5, dropped 0/);
-          assert.match(metrics, /bpfpipe_events_received_total\{cpu="\d+",channel="1"\} \d+/);
-          assert.doesNotMatch(metrics, /channel="0"/);
-          const sub = cli(['subscribe', nats.url, '--deliver', 'all', '--count', '5']);
-          assert.equal(sub.status, 0, sub.stderr);
-          const recs = lines(sub.stdout).map((x) => JSON.parse(x) as { subject: string; event: { dport: number; channel: number } });
-          assert.equal(recs.length, 5);
-          assert.ok(recs.every((r) => /^bpfpipe\.[A-Za-z0-9_-]+\.events$/.test(r.subject) && r.event.dport === 9001 && r.event.channel === 1));
-          assert.deepEqual(lines(sub.stdout).map((x) => { const { subject: _s, ...rest } = JSON.parse(x) as { subject: string }; return JSON.stringify(rest); }), lines(l.stdout()));
-          assert.equal(cli(['detach', '--iface', ns.dev, '--pin', pinDir], { netns: ns.path }).status, 0);
-          assertTcClean(ns);
         } finally {
           await nats.close();
         }
