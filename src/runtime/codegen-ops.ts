@@ -214,12 +214,16 @@ export function atomicCode(pc: number, size: number, imm: number, d: Operand, s:
   return (
     `o = ${d.ul} + ${off}; if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` +
     ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= 0 && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
-    ` else { ${slow} ${cacheFill(pc, d)} ${REFRESH} }`
+    ` else { ${slowCached(pc, d, slow)} ${REFRESH} }`
   );
 }
 
-/** After a checked access through mem: remember the region of `b` for the next accesses of instruction `pc`. */
-const cacheFill = (pc: number, b: Operand) => `if ((q = mem.regionP(${b.h})) !== undefined && CACHEABLE(q)) RC${pc} = q;`;
+/**
+ * A checked access through mem (`slow`), after which the region of `b` is remembered for the next
+ * accesses of instruction `pc`: b's high half is read before the access, which may overwrite it (a
+ * load into its own base register, an atomic fetch into it).
+ */
+const slowCached = (pc: number, b: Operand, slow: string) => `bh = ${b.h}; ${slow} if ((q = mem.regionP(bh)) !== undefined && CACHEABLE(q)) RC${pc} = q;`;
 
 const GET: Record<number, string> = { 1: 'getUint8', 2: 'getUint16', 4: 'getInt32' };
 
@@ -244,13 +248,13 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
   const slow = sx
     ? `t = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;`
     : `${d.l} = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.h} = mem.hi;`;
-  // the context: inline too, its pointer fields (Region.pointerField) as loadP gives them
+  // the context: inline too, its pointer fields (Region.pointers) as loadP gives them
   const packet = stackBase
     ? ''
     : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromBytes('PB', d, size, sx)} }` +
-      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { if (CPF !== undefined && (CPA === undefined || CPA[t] === 1) && (pv = CPF(t, ${size})) !== undefined) { ${sx ? `t = RET(pv); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;` : `${d.l} = RET(pv); ${d.h} = T.h;`} } else { ${fromView('CV')} } }`;
+      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { ${size === 4 ? `if (CPP !== undefined && (o = CPP[2 * t + 1]) !== 0) { ${sx ? `${d.l} = CPP[2 * t]; ${d.h} = ${d.l} >> 31;` : `${d.l} = CPP[2 * t]; ${d.h} = o;`} } else ` : ''}{ ${fromView('CV')} } }`;
   const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= 0 && t <= q.size - ${size}) { ${fromView('q.view')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${slow}${stackBase ? '' : ` ${cacheFill(pc, b)}`} }`;
+  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${stackBase ? slow : slowCached(pc, b, slow)} }`;
 }
 
 /** A store of the low `size` bytes of `vh:vl` at `b` + `off`. */
@@ -258,6 +262,6 @@ export function storeCode(pc: number, b: Operand, off: number, size: number, vl:
   const toView = (v: string) => (size === 8 ? `${v}.setInt32(t, ${vl}, true); ${v}.setInt32(t + 4, ${vh}, true);` : `${v}.${SET[size]}(t, ${vl}${size === 1 ? '' : ', true'});`);
   const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${size}) { ${toView('PV')} }`;
   const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${size}) { ${toView('q.view')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});${stackBase ? '' : ` ${cacheFill(pc, b)} ${REFRESH}`} }`;
+  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { ${stackBase ? `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});` : `${slowCached(pc, b, `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`)} ${REFRESH}`} }`;
 }
 

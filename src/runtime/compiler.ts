@@ -156,23 +156,23 @@ const MEMORY_PROLOGUE = `const mem = env.mem;
     // The stack and the packet are reached inline (as loadP/storeP would, checks included; both are
     // the caller's own regions of env.mem, made once and live for the whole run); other regions (and
     // whatever is not in bounds: the faults) through mem.
-    const SV = stack.view, SID = stack.id | 0, SL = stack.live && stack.pointerField === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
+    const SV = stack.view, SID = stack.id | 0, SL = stack.live && stack.pointers === undefined ? stack.size : 0, SLW = stack.writable ? SL : 0;
     const pk = env.packet === undefined ? stack : env.packet;
-    const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointerField === undefined ? pk.size : 0;
+    const PV = pk.view, PID = pk.id | 0, PL = pk.live && pk.pointers === undefined ? pk.size : 0;
     // Packet loads read PB (Region.src: the frame itself until the packet is copied in); stores go
     // inline only once it is (PLW), else through mem (which copies it in). REFRESH after anything that
     // may have copied it in: stores through mem, helpers, calls.
     let PB = pk.src, PLW = pk.writable ? PL : 0;
     // Loads of the context (read-only here: stores go through storeP and its writableAt).
     const cx = env.ctx === undefined ? stack : env.ctx;
-    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPF = cx.pointerField, CPA = cx.pointerAt;
+    const CV = cx.view, CID = cx.id | 0, CL = env.ctx !== undefined && cx.live ? cx.size : 0, CPP = cx.pointers;
     // Other regions (map values, globals, records): each access's last region (RCn), inline while it
     // is live and the access in its bounds; the caches belong to one address space.
     if (CM !== mem) { CM = mem; RESET(); }
     // Inline map lookups: only in the address space of the maps they were compiled for.
     const OWN = mem === MEM;`;
 
-const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, pv, q = NOREG;';
+const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, bh = 0, pv, q = NOREG;';
 
 /**
  * Programs whose control flow nests (nestedFunctions): one JavaScript function per eBPF function,
@@ -185,21 +185,11 @@ function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | '
   const regList = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
   const store = (n: number) => regList(0, n).map((r) => `RF[${2 * r}] = r${r}l; RF[${2 * r + 1}] = r${r}h;`).join(' ');
   const load = (n: number) => regList(0, n).map((r) => `r${r}l = RF[${2 * r}]; r${r}h = RF[${2 * r + 1}];`).join(' ');
-  const fns: string[] = [];
-  for (let k = 0; k < starts.length; k++) {
-    const a = starts[k]!;
-    const b = starts[k + 1] ?? c.count;
-    const main = a === 0;
-    const flow: Flow = {
-      ...common,
-      jump: (_i, t) => `break L${t};`,
-      call: (i, t) =>
-        `if (depth >= ${MAX_CALL_DEPTH - 1}) throw fault(${i}, 'calls nested deeper than ${MAX_CALL_DEPTH}'); ` +
-        `t = (r10l >>> 0) - ${STACK_SIZE}; u = t < 0 ? (r10h - 1) | 0 : r10h; ` +
-        `if ((u >>> 0) < (stack.id >>> 0)) throw fault(${i}, 'stack overflow'); ` +
-        `${store(10)} f${t}(env, stack, t | 0, u, depth + 1); ${load(6)} ${REFRESH}`,
-      exit: () => (main ? 'T.h = r0h; return r0l;' : `${store(6)} return;`),
-    };
+  const end = (a: number) => starts[starts.indexOf(a) + 1] ?? c.count;
+  const inline = inlined(c, starts, end);
+  /** The jump targets of the function at [a, b) and its code, one string per instruction. */
+  const body = (a: number, flow: Flow): string[] => {
+    const b = end(a);
     const targets = new Set<number>();
     for (let i = a; i < b; i++) {
       const t = jumpTarget(c, i);
@@ -211,6 +201,31 @@ function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | '
       lines.push(insnCode(p, i, flow));
       if (c.op[i] === 0x18) i++;
     }
+    return lines;
+  };
+  // the checks of a call, as the interpreter makes them; then t:u is the callee's frame pointer
+  const enter = (i: number) =>
+    `if (depth >= ${MAX_CALL_DEPTH - 1}) throw fault(${i}, 'calls nested deeper than ${MAX_CALL_DEPTH}'); ` +
+    `t = (r10l >>> 0) - ${STACK_SIZE}; u = t < 0 ? (r10h - 1) | 0 : r10h; ` +
+    `if ((u >>> 0) < (stack.id >>> 0)) throw fault(${i}, 'stack overflow');`;
+  const fns: string[] = [];
+  for (const a of starts) {
+    if (a !== 0 && inline.has(a)) continue;
+    const main = a === 0;
+    const flow: Flow = {
+      ...common,
+      jump: (_i, t) => `break L${t};`,
+      call: (i, t) => {
+        if (!inline.has(t)) return `${enter(i)} ${store(10)} f${t}(env, stack, t | 0, u, depth + 1); ${load(6)} ${REFRESH}`;
+        // A small callee that calls no function, written in place: it starts with the caller's r0-r9
+        // and leaves r0-r5 as they are at its exit; r6-r10 are the caller's again after it.
+        const saved = [6, 7, 8, 9, 10].flatMap((r) => [`r${r}l`, `r${r}h`]);
+        const inner: Flow = { ...common, jump: (_j, to) => `break L${to};`, call: () => 'throw new Error("unreachable")', exit: () => `break X${i};` };
+        return `${enter(i)} { const ${saved.map((v) => `S${i}${v} = ${v}`).join(', ')}; r10l = t | 0; r10h = u;\n    X${i}: { ${body(t, inner).join('\n    ')}\n    }\n    ${saved.map((v) => `${v} = S${i}${v};`).join(' ')} }`;
+      },
+      exit: () => (main ? 'T.h = r0h; return r0l;' : `${store(6)} return;`),
+    };
+    const lines = body(a, flow);
     const regs = regList(0, 10)
       .map((r) => (main ? (r === 1 ? 'r1l = argl, r1h = argh' : `r${r}l = 0, r${r}h = 0`) : `r${r}l = RF[${2 * r}], r${r}h = RF[${2 * r + 1}]`))
       .join(', ');
@@ -219,10 +234,41 @@ function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | '
     let ${regs};
     ${TEMPS}
     ${lines.join('\n    ')}
-    throw fault(${b - 1}, 'fell off the end of the program');
+    throw fault(${end(a) - 1}, 'fell off the end of the program');
   }`);
   }
   return { source: `const RF = new Int32Array(20);\n  ${fns.join('\n  ')}`, entry: 'f0' };
+}
+
+/** Callees written in place at their call sites: up to this many instructions each... */
+const INLINE_MAX = 128;
+/** ...and this many instructions inlined in all. */
+const INLINE_BUDGET = 1024;
+
+/**
+ * The bpf-to-bpf callees (start instructions) that structured() writes at their call sites instead of
+ * calling them: those that call no function themselves, small enough, within the budget.
+ */
+function inlined(c: Decoded, starts: number[], end: (a: number) => number): Set<number> {
+  const calls = new Map<number, number>();
+  for (let i = 0; i < c.count; i++) {
+    if (c.op[i] === 0x18) i++;
+    else if (c.op[i] === 0x85 && c.src[i] === 1) calls.set(i + c.imm[i]! + 1, (calls.get(i + c.imm[i]! + 1) ?? 0) + 1);
+  }
+  const out = new Set<number>();
+  let budget = INLINE_BUDGET;
+  for (const a of starts) {
+    const n = calls.get(a);
+    if (a === 0 || n === undefined) continue;
+    const b = end(a);
+    let leaf = b - a <= INLINE_MAX;
+    for (let i = a; leaf && i < b; i++) if (c.op[i] === 0x85 && c.src[i] === 1) leaf = false;
+    if (leaf && (b - a) * n <= budget) {
+      out.add(a);
+      budget -= (b - a) * n;
+    }
+  }
+  return out;
 }
 
 /** Any other program: one function, a dispatch loop (a switch over the jump targets) around straight-line code. */

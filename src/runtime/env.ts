@@ -1,6 +1,7 @@
 /** What a running program sees besides its registers: memory, maps, the current packet, CPU, clock. */
 import type { Memory, Region } from './memory.js';
 import type { RuntimeMap } from './maps.js';
+import type { RunClock } from './clock.js';
 
 export interface RunEnv {
   readonly mem: Memory;
@@ -12,8 +13,8 @@ export interface RunEnv {
    */
   readonly maps?: readonly (RuntimeMap | undefined)[];
   cpu: number;
-  /** bpf_ktime_get_ns: the capture time on replay, else CLOCK_MONOTONIC. */
-  now(): bigint;
+  /** bpf_ktime_get_ns: the capture time on replay, else CLOCK_MONOTONIC (read once per run). */
+  readonly clock: RunClock;
   /** bpf_get_prandom_u32. */
   random(): number;
   /** bpf_trace_printk lines. */

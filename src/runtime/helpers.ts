@@ -4,7 +4,8 @@
  */
 import { NotSupportedError, RuntimeFault } from '../errors.js';
 import { Memory, type Region } from './memory.js';
-import { E, PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
+import { E, type PerfEventArrayMap, type RingbufMap, type RuntimeMap } from './maps.js';
+import { MapType } from '../object/uapi.js';
 import type { RunEnv } from './env.js';
 import { joinU64, splitU64, splitHi } from '../u64.js';
 
@@ -37,13 +38,18 @@ function mapArg(env: RunEnv, addr: bigint, pc: number, helper: string): RuntimeM
   return m;
 }
 
+// The kind of a map by its type, not `instanceof`: on an imported class binding (not a constant for
+// the optimising compiler) instanceof is a generic lookup, a quarter of a perf output's time.
+const perfMap = (m: RuntimeMap | undefined): PerfEventArrayMap | undefined => (m !== undefined && m.spec.type === MapType.PERF_EVENT_ARRAY ? (m as PerfEventArrayMap) : undefined);
+const ringbufMap = (m: RuntimeMap | undefined): RingbufMap | undefined => (m !== undefined && m.spec.type === MapType.RINGBUF ? (m as RingbufMap) : undefined);
+
 function key(env: RunEnv, m: RuntimeMap, addr: bigint, pc: number): Uint8Array {
   return env.mem.bytes(addr, m.spec.keySize, pc);
 }
 
 function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number): bigint {
-  const m = mapArg(env, r2, pc, 'bpf_perf_event_output');
-  if (!(m instanceof PerfEventArrayMap)) return EINVAL;
+  const m = perfMap(mapArg(env, r2, pc, 'bpf_perf_event_output'));
+  if (m === undefined) return EINVAL;
   // flags: the low 32 bits the slot (or BPF_F_CURRENT_CPU), bits 32..51 the packet bytes to append
   const flagsLo = lo32(r3);
   const flagsHi = hi32;
@@ -53,31 +59,30 @@ function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint,
   return neg(-perfTail(env, m, flagsLo, flagsHi, size, meta, flagsHi > 0 ? env.mem.region(r1) : undefined));
 }
 
-/** Views of the first bytes of the packet buffer, by length (the same few lengths run after run: no view per output). */
+/**
+ * Views of the first bytes of the packet buffer, by length (the same few lengths run after run: no view
+ * per output), in an array indexed by length (a Map lookup costs more than the copy it saves).
+ */
+const PREFIX_CACHE = 2048;
 let prefixOf: Uint8Array | undefined;
-const prefixes = new Map<number, Uint8Array>();
+const prefixes: (Uint8Array | undefined)[] = new Array(PREFIX_CACHE).fill(undefined);
 function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
   if (prefixOf !== bytes) {
     prefixOf = bytes;
-    prefixes.clear();
+    prefixes.fill(undefined);
   }
-  let v = prefixes.get(len);
-  if (v === undefined) {
-    v = bytes.subarray(0, len);
-    if (prefixes.size < 4096) prefixes.set(len, v);
-  }
+  if (len >= PREFIX_CACHE) return bytes.subarray(0, len);
+  let v = prefixes[len];
+  if (v === undefined) prefixes[len] = v = bytes.subarray(0, len);
   return v;
 }
 
 /** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
 function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
-  let extra: Uint8Array | undefined;
+  const pkt = env.packet;
   if (skbBytes > 0) {
-    const pkt = env.packet;
     if (!ctx || ctx !== env.ctx || !pkt) return -E.EINVAL;
     if (skbBytes > pkt.size) return -E.EFAULT;
-    if (pkt.sync !== undefined) pkt.sync();
-    extra = packetPrefix(pkt.bytes, skbBytes);
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
   if (slot >= m.spec.maxEntries) return -E.E2BIG;
@@ -90,14 +95,22 @@ function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: 
   const raw = size + skbBytes;
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;
   if (!ring.room(padded + 12)) return -E.ENOSPC;
-  ring.write(env.now(), meta, extra, padded);
+  let extra: Uint8Array | undefined;
+  if (skbBytes > 0) {
+    if (pkt!.sync !== undefined) pkt!.sync();
+    extra = packetPrefix(pkt!.bytes, skbBytes);
+  }
+  const c = env.clock;
+  c.read();
+  ring.write(c.lo, c.hi, meta, extra, padded);
   return 0;
 }
 
 function ringbuf(env: RunEnv, addr: bigint, pc: number, helper: string): RingbufMap {
   const m = mapArg(env, addr, pc, helper);
-  if (!(m instanceof RingbufMap)) throw new RuntimeFault(`instruction ${pc}: ${helper} needs a ring buffer, map '${m.name}' is not one`, { insn: pc });
-  return m;
+  const rb = ringbufMap(m);
+  if (rb === undefined) throw new RuntimeFault(`instruction ${pc}: ${helper} needs a ring buffer, map '${m.name}' is not one`, { insn: pc });
+  return rb;
 }
 
 function rbRecordBytes(size: number): number {
@@ -110,21 +123,25 @@ function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigi
 }
 
 function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard: boolean): void {
-  const m = r?.owner;
-  if (!r || r.kind !== 'ringbuf record' || !(m instanceof RingbufMap) || !m.reservations.has(r.id)) {
+  // (a ring buffer record's owner is its ring buffer)
+  const m = r !== undefined && r.kind === 'ringbuf record' ? ringbufMap(r.owner as RuntimeMap) : undefined;
+  if (r === undefined || m === undefined || !m.reservations.has(r.id)) {
     throw new RuntimeFault(`instruction ${pc}: ring buffer ${discard ? 'discard' : 'submit'} of something that is not a reserved record`, { insn: pc });
   }
   m.reservations.delete(r.id);
   const size = r.bytes.length;
   // the ring copies the record: its region (retired, faulting until then) can back a later reservation
-  let list = m.spare.get(size);
-  if (list === undefined) m.spare.set(size, (list = []));
+  const list = m.spareOf(size);
   if (list.length < 16) {
     env.mem.retire(r);
     list.push(r);
   } else env.mem.release(r);
   if (discard) m.ring.giveBack(rbRecordBytes(size));
-  else m.ring.write(env.now(), r.bytes, undefined, size);
+  else {
+    const c = env.clock;
+    c.read();
+    m.ring.write(c.lo, c.hi, r.bytes, undefined, size);
+  }
 }
 
 /** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
@@ -132,7 +149,7 @@ function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined
   // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
   if (!m.ring.room(rbRecordBytes(size))) return undefined;
   // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
-  const spare = m.spare.get(size)?.pop();
+  const spare = m.spareOf(size).pop();
   let r: Region;
   if (spare !== undefined) {
     spare.bytes.fill(0);
@@ -147,7 +164,9 @@ function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined
 function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
   const ring = m.ring;
   if (!ring.room(rbRecordBytes(size))) return -E.EAGAIN;
-  ring.write(env.now(), data, undefined, data.length);
+  const c = env.clock;
+  c.read();
+  ring.write(c.lo, c.hi, data, undefined, data.length);
   return 0;
 }
 
@@ -180,8 +199,12 @@ const updateBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
   const m = mapArg(env, r1, pc, 'bpf_map_update_elem');
   return neg(-m.update(key(env, m, r2, pc), env.mem.bytes(r3, m.spec.valueSize, pc), Number(r4 & U32), env.cpu));
 };
-const ktimeBig: HelperFn = (env) => env.now();
-const ktimeBootBig: HelperFn = (env) => env.now();
+const ktimeBig: HelperFn = (env) => {
+  const c = env.clock;
+  c.read();
+  return joinU64(c.lo, c.hi);
+};
+const ktimeBootBig: HelperFn = (env) => ktimeBig(env, 0n, 0n, 0n, 0n, 0n, 0);
 const prandomBig: HelperFn = (env) => BigInt(env.random() >>> 0);
 const cpuBig: HelperFn = (env) => BigInt(env.cpu);
 const skbLoadBytesBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
@@ -295,7 +318,12 @@ const updateP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l,
   return small(env, m.update(k, mem.bytesP(a3h, a3l, m.spec.valueSize, pc), a4l >>> 0, env.cpu));
 };
 
-const ktimeP: PairHelperFn = (env) => ret(env, env.now());
+const ktimeP: PairHelperFn = (env) => {
+  const c = env.clock;
+  c.read();
+  env.mem.hi = c.hi;
+  return c.lo;
+};
 const prandomP: PairHelperFn = (env) => {
   const v = env.random() | 0;
   env.mem.hi = 0;
@@ -309,10 +337,11 @@ const cpuP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5
 };
 
 const perfOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = mapP(env, a2h);
+  const mp = mapP(env, a2h);
   // a size of 2^32 or more: the general case (it faults)
-  if (m === undefined || a5h !== 0) return viaBig(perfOutput, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  if (!(m instanceof PerfEventArrayMap)) return small(env, -E.EINVAL);
+  if (mp === undefined || a5h !== 0) return viaBig(perfOutput, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const m = perfMap(mp);
+  if (m === undefined) return small(env, -E.EINVAL);
   const flagsHi = a3h >>> 0;
   if ((flagsHi & ~CTXLEN_MASK) !== 0) return small(env, -E.EINVAL);
   const size = a5l >>> 0;
@@ -340,16 +369,16 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
 };
 
 const ringbufOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = mapP(env, a1h);
-  if (!(m instanceof RingbufMap) || a3h !== 0) return viaBig(ringbufOutputBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const m = ringbufMap(mapP(env, a1h));
+  if (m === undefined || a3h !== 0) return viaBig(ringbufOutputBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
   if ((a4l & ~3) !== 0 || a4h !== 0) return small(env, -E.EINVAL);
   const size = a3l >>> 0;
   return small(env, rbOutput(env, m, size, env.mem.bytesP(a2h, a2l, size, pc)));
 };
 
 const ringbufReserveP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = mapP(env, a1h);
-  if (!(m instanceof RingbufMap) || a2h !== 0) return viaBig(ringbufReserveBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
+  const m = ringbufMap(mapP(env, a1h));
+  if (m === undefined || a2h !== 0) return viaBig(ringbufReserveBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
   const size = a2l >>> 0;
   env.mem.hi = 0;
   if (a3l !== 0 || a3h !== 0 || size > m.spec.maxEntries - 8) return 0;

@@ -54,4 +54,16 @@ export class RingbufMap extends RuntimeMap {
    * per-access region caches still hold it.
    */
   readonly spare = new Map<number, Region[]>();
+  private spareSize = -1;
+  private spareList: Region[] = [];
+
+  /** @internal The spare records of `size` bytes (a program reserves one size, run after run: no lookup). */
+  spareOf(size: number): Region[] {
+    if (size === this.spareSize) return this.spareList;
+    let list = this.spare.get(size);
+    if (list === undefined) this.spare.set(size, (list = []));
+    this.spareSize = size;
+    this.spareList = list;
+    return list;
+  }
 }

@@ -32,10 +32,12 @@ export interface Region {
   live: boolean;
   /** For 'map' regions (a map handle): the map. */
   readonly owner?: unknown;
-  /** For the context: loads of these offsets give pointers (skb->data, data_end, ...). */
-  pointerField?: (offset: number, size: number) => bigint | undefined;
-  /** With pointerField: 1 at each offset where a pointer field starts (other loads need not ask). */
-  pointerAt?: Uint8Array;
+  /**
+   * For the context: its pointer fields (skb->data, data_end, ...) as int32 halves, two per byte
+   * offset: a 4-byte load at offset o gives the address pointers[2o + 1]:pointers[2o] when
+   * pointers[2o + 1] (a region id) is not 0; any other load reads the bytes.
+   */
+  pointers?: Int32Array;
   /** For the context: which bytes may be written. */
   writableAt?: (offset: number, size: number) => boolean;
 }
@@ -63,7 +65,7 @@ export class Memory {
   add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown, view?: DataView): Region {
     const id = this.free.pop() ?? this.regions.length;
     // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
-    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointerField: undefined, pointerAt: undefined, writableAt: undefined, src: bytes, sync: undefined };
+    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointers: undefined, writableAt: undefined, src: bytes, sync: undefined };
     this.regions[id] = r;
     return r;
   }
@@ -149,10 +151,8 @@ export class Memory {
   load(addr: bigint, size: number, pc: number): bigint {
     const r = this.resolve(addr, size, pc, false);
     const off = this.off;
-    if (r.pointerField) {
-      const p = r.pointerField(off, size);
-      if (p !== undefined) return p;
-    }
+    const ptr = r.pointers;
+    if (size === 4 && ptr !== undefined && ptr[2 * off + 1] !== 0) return joinU64(ptr[2 * off]!, ptr[2 * off + 1]!);
     const v = r.view;
     switch (size) {
       case 1:
@@ -216,9 +216,10 @@ export class Memory {
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r === undefined || !r.live || o + size > r.size) return this.loadSlow(id, o, size, pc);
     if (r.sync !== undefined) r.sync();
-    if (r.pointerField !== undefined) {
-      const p = r.pointerField(o, size);
-      if (p !== undefined) return this.split(p);
+    const ptr = r.pointers;
+    if (size === 4 && ptr !== undefined && ptr[2 * o + 1] !== 0) {
+      this.hi = ptr[2 * o + 1]!;
+      return ptr[2 * o]!;
     }
     const v = r.view;
     switch (size) {

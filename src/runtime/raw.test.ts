@@ -125,6 +125,33 @@ test('bpf-to-bpf calls keep r6-r9 and stop at the call depth limit', () => {
   expectFault(rec(7), 7, /^program 'raw' instruction 7: calls nested deeper than 8$/);
 });
 
+test('a small callee called twice (written in place by the compiled path): its own frame, r6-r9 and r10 back after it, r0-r5 as it left them', () => {
+  const prog = [
+    movImm(6, 5),
+    insn(0x7b, 10, 6, -8, 0), // *(u64 *)(r10 - 8) = r6
+    movImm(1, 3),
+    insn(0x85, 0, 1, 0, 9), // call sub: r0 = 1030
+    mov(7, 0),
+    movImm(1, 4),
+    insn(0x85, 0, 1, 0, 6), // call sub: r0 = 4, r1 = 4
+    insn(0x0f, 0, 7, 0, 0), // r0 += r7
+    insn(0x79, 2, 10, -8, 0), // r2 = *(u64 *)(r10 - 8): still 5
+    insn(0x0f, 0, 2, 0, 0),
+    insn(0x0f, 0, 6, 0, 0), // r6: still 5
+    insn(0x0f, 0, 1, 0, 0), // r1: the callee's (4)
+    exit,
+    // sub: r6 = 1000; its own r10 - 8 = r1; r0 = r1 == 3 ? 30 + r6 : *(r10 - 8)
+    movImm(6, 1000),
+    insn(0x7b, 10, 1, -8, 0),
+    insn(0x15, 1, 0, 2, 3),
+    insn(0x79, 0, 10, -8, 0),
+    insn(0x05, 0, 0, 2, 0),
+    movImm(0, 30),
+    insn(0x0f, 0, 6, 0, 0),
+  ];
+  expectR0(prog, 1030n + 4n + 5n + 5n + 4n);
+});
+
 test('the main program called as a function (recursion into instruction 0)', () => {
   // r0 += 1; if r1 == 0 exit; r1 -= 1; call 0; exit
   const code = [insn(0x07, 0, 0, 0, 1), insn(0x15, 1, 0, 2, 0), insn(0x07, 1, 0, 0, -1), insn(0x85, 0, 1, 0, -4), exit];

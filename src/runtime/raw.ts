@@ -12,6 +12,7 @@ import { interpret, MAX_CALL_DEPTH, STACK_SIZE, type Linked } from './interprete
 import { compile, type Compiled } from './compiler.js';
 import { Memory, type Region } from './memory.js';
 import { SkbContext } from './skb.js';
+import { RunClock } from './clock.js';
 import { xorshift32, type RunEnv } from './env.js';
 
 export interface RawOptions {
@@ -53,12 +54,11 @@ export class RawProgram {
     }
     this.linked = { code, imm64: code.imm64.slice(), helpers, name };
     this.compiled = o.mode === 'interpreter' ? undefined : compile(this.linked);
-    const now = o.nowNs ?? 1000n;
     this.env = {
       mem: this.mem,
       mapAt: () => undefined,
       cpu: 0,
-      now: () => now,
+      clock: new RunClock(),
       random: () => (this.rng = xorshift32(this.rng)),
       trace: (l) => this.traceLines.push(l),
       packet: undefined,
@@ -77,6 +77,7 @@ export class RawProgram {
     this.traceLines.length = 0;
     this.rng = (this.o.seed ?? 1) >>> 0 || 1;
     const env = this.env;
+    env.clock.begin(this.o.nowNs ?? 1000n);
     env.packet = this.skb.packet;
     env.ctx = this.skb.ctx;
     const r1 = o.r1 ?? this.ctxAddress;

@@ -11,7 +11,6 @@
  */
 import type { BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
-import { splitU64, splitHi } from '../u64.js';
 import type { Lost } from '../ring/types.js';
 
 const SLAB = 256 * 1024;
@@ -69,8 +68,8 @@ export class RecordRing {
     this.used -= bytes;
   }
 
-  /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at time `ts`. */
-  write(ts: bigint, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
+  /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at time `tsHi:tsLo` (int32 halves). */
+  write(tsLo: number, tsHi: number, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     let pos = this.pos;
     let slab = this.slab;
     if (pos + size > slab.length) {
@@ -97,8 +96,8 @@ export class RecordRing {
     this.off[i] = pos;
     this.len[i] = size;
     this.seg[i] = this.cur;
-    this.tsLo[i] = splitU64(ts);
-    this.tsHi[i] = splitHi;
+    this.tsLo[i] = tsLo;
+    this.tsHi[i] = tsHi;
     this.onData?.();
   }
 

@@ -23,6 +23,7 @@ import { createMap, globalRegion, type RuntimeMap } from './maps.js';
 import { SkbContext, type SkbOptions } from './skb.js';
 import { RuntimeReader } from './reader.js';
 import { xorshift32, type RunEnv } from './env.js';
+import { RunClock } from './clock.js';
 
 export interface RuntimeOptions {
   /** Programs to prepare (default: every program of a supported type). */
@@ -97,7 +98,7 @@ export class Runtime {
   private readonly skb: SkbContext;
   private readonly unsupported = new Map<string, NotSupportedError>();
   /** bpf_ktime_get_ns of the current run (undefined: the clock, not read yet in this run). */
-  private tsNs: bigint | undefined = undefined;
+  private readonly clock = new RunClock();
   /** The context's address (r1 at entry): the same region every run. */
   private readonly ctxAddr: bigint;
   /** Its halves (the compiled path's r1). */
@@ -147,7 +148,7 @@ export class Runtime {
       maps: mapsById,
       cpu: 0,
       // the clock is read once per run, at its first use (outputs and bpf_ktime_get_ns of a run agree)
-      now: () => this.tsNs ?? (this.tsNs = process.hrtime.bigint()),
+      clock: this.clock,
       random: () => this.random(),
       trace: (l) => this.onTrace(l),
       // the skb's regions, refilled for every run (SkbContext.fill)
@@ -220,7 +221,7 @@ export class Runtime {
     skb.fill(packet, o);
     const env = this.env;
     env.cpu = cpu;
-    this.tsNs = o.tsNs;
+    this.clock.begin(o.tsNs);
     // (env.packet and env.ctx: the skb's regions, set once)
     try {
       // compiled: r0's low half as an int32 directly (no BigInt)

@@ -53,27 +53,17 @@ const LOOPBACK_MAC = new Uint8Array(6);
 export class SkbContext {
   readonly ctx: Region;
   readonly packet: Region;
-  private base = 0n;
-  private end = 0n;
-  /** data_end for each frame length seen (packet addresses: the same few lengths run after run). */
-  private readonly ends = new Map<number, bigint>();
-  /** The frame length `end` is for (-1: none yet). */
-  private endLen = -1;
+  /** The context's pointer fields (Region.pointers): data_end's low half changes with the frame. */
+  private readonly pointers = new Int32Array(2 * SKB_SIZE);
   /** The context's bytes as 32-bit words, on a little-endian host (else undefined: the DataView). */
   private readonly words: Uint32Array | undefined;
 
   constructor(mem: Memory) {
     this.packet = mem.add('packet', new Uint8Array(2048), true);
     this.ctx = mem.add('ctx', new Uint8Array(SKB_SIZE), false);
-    this.base = Memory.address(this.packet);
-    this.ctx.pointerField = (off, size) => {
-      if (size !== 4) return undefined;
-      if (off === Skb.data || off === Skb.data_meta) return this.base;
-      if (off === Skb.data_end) return this.end;
-      return undefined;
-    };
-    this.ctx.pointerAt = new Uint8Array(SKB_SIZE);
-    for (const off of [Skb.data, Skb.data_end, Skb.data_meta]) this.ctx.pointerAt[off] = 1;
+    // data and data_meta: the packet's start; data_end: its end (set per frame)
+    for (const off of [Skb.data, Skb.data_end, Skb.data_meta]) this.pointers[2 * off + 1] = this.packet.id;
+    this.ctx.pointers = this.pointers;
     this.ctx.writableAt = writable;
     const b = this.ctx.bytes;
     this.words = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 && b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, SKB_SIZE >> 2) : undefined;
@@ -128,15 +118,7 @@ export class SkbContext {
     const mac = o.deviceMac ?? LOOPBACK_MAC;
     if (mac !== this.mac) this.setMac(mac);
     const type = pktType(n, d4, d2, this.m4, this.m2);
-    if (n !== this.endLen) {
-      let end = this.ends.get(n);
-      if (end === undefined) {
-        end = this.base + BigInt(n);
-        if (this.ends.size < 4096) this.ends.set(n, end);
-      }
-      this.end = end;
-      this.endLen = n;
-    }
+    this.pointers[2 * Skb.data_end] = n;
     const w = this.words;
     if (w !== undefined) {
       // The same as the DataView writes below, through 32-bit words (a little-endian host).

@@ -1,0 +1,59 @@
+/**
+ * bpf_ktime_get_ns for one run of the runtime: CLOCK_MONOTONIC read once per run (at its first use:
+ * the event's time and the output's time agree), or the capture's time on replay. Kept as int32 halves
+ * (the compiled code's registers) so that a run allocates no BigInt for its time: `process.hrtime()`
+ * relative to a base second (a double, exact to the nanosecond for 2^52 ns — 52 days — after which the
+ * base moves on), added to the base's halves.
+ */
+import { splitHi, splitU64 } from '../u64.js';
+
+const TWO32 = 4294967296;
+const REBASE_NS = 2 ** 52;
+
+export class RunClock {
+  /** The run's time, low and high halves (int32), after read(). */
+  lo = 0;
+  hi = 0;
+  private ready = false;
+  private s0 = 0;
+  private bl = 0;
+  private bh = 0;
+
+  constructor() {
+    this.rebase();
+  }
+
+  private rebase(): void {
+    this.s0 = process.hrtime()[0];
+    this.bl = splitU64(BigInt(this.s0) * 1_000_000_000n) >>> 0;
+    this.bh = splitHi;
+  }
+
+  /** A new run: its time is `ts` (a capture's), else the clock at first use. */
+  begin(ts: bigint | undefined): void {
+    if (ts === undefined) {
+      this.ready = false;
+      return;
+    }
+    this.lo = splitU64(ts);
+    this.hi = splitHi;
+    this.ready = true;
+  }
+
+  /** Make lo/hi the run's time (the clock is read at the first call of a run only). */
+  read(): void {
+    if (this.ready) return;
+    let h = process.hrtime();
+    let d = (h[0] - this.s0) * 1e9 + h[1];
+    if (d >= REBASE_NS) {
+      this.rebase();
+      h = process.hrtime();
+      d = (h[0] - this.s0) * 1e9 + h[1];
+    }
+    const dh = Math.floor(d / TWO32);
+    const l = this.bl + (d - dh * TWO32);
+    this.hi = (this.bh + dh + (l >= TWO32 ? 1 : 0)) | 0;
+    this.lo = l | 0;
+    this.ready = true;
+  }
+}
