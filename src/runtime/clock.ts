@@ -8,6 +8,8 @@
 import { splitHi, splitU64 } from '../u64.js';
 
 const TWO32 = 4294967296;
+// (looked up once: `process` is a dictionary-mode object, every process.hrtime is a slow lookup)
+const hrtime = process.hrtime;
 const REBASE_NS = 2 ** 52;
 
 export class RunClock {
@@ -24,7 +26,7 @@ export class RunClock {
   }
 
   private rebase(): void {
-    this.s0 = process.hrtime()[0];
+    this.s0 = hrtime()[0];
     this.bl = splitU64(BigInt(this.s0) * 1_000_000_000n) >>> 0;
     this.bh = splitHi;
   }
@@ -43,11 +45,11 @@ export class RunClock {
   /** Make lo/hi the run's time (the clock is read at the first call of a run only). */
   read(): void {
     if (this.ready) return;
-    let h = process.hrtime();
+    let h = hrtime();
     let d = (h[0] - this.s0) * 1e9 + h[1];
     if (d >= REBASE_NS) {
       this.rebase();
-      h = process.hrtime();
+      h = hrtime();
       d = (h[0] - this.s0) * 1e9 + h[1];
     }
     const dh = Math.floor(d / TWO32);

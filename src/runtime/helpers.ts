@@ -152,7 +152,7 @@ function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined
   const spare = m.spareOf(size).pop();
   let r: Region;
   if (spare !== undefined) {
-    spare.bytes.fill(0);
+    spare.bytes.set(m.zeros(size));
     env.mem.revive(spare);
     r = spare;
   } else r = env.mem.add('ringbuf record', new Uint8Array(size), true, m);

@@ -56,6 +56,13 @@ export class RingbufMap extends RuntimeMap {
   readonly spare = new Map<number, Region[]>();
   private spareSize = -1;
   private spareList: Region[] = [];
+  private zero = new Uint8Array(0);
+
+  /** @internal `size` zero bytes to clear a revived record with (fill(0) is a call into the runtime). */
+  zeros(size: number): Uint8Array {
+    if (this.zero.length !== size) this.zero = new Uint8Array(size);
+    return this.zero;
+  }
 
   /** @internal The spare records of `size` bytes (a program reserves one size, run after run: no lookup). */
   spareOf(size: number): Region[] {
