@@ -12,6 +12,10 @@ import { joinU64 } from '../u64.js';
 import type { Lost, RingEvent, Sample } from './types.js';
 import type { StructDecoder } from './struct-decoder.js';
 
+/** Largest block own() copies a run of samples into (below glibc's default mmap threshold, 128 KiB). */
+const BLOCK = 96 * 1024;
+const EMPTY = new Uint8Array(0);
+
 export interface Segment {
   buf: Uint8Array;
   view: DataView | undefined;
@@ -145,10 +149,14 @@ export class EventBatch implements Iterable<RingEvent> {
   }
 
   /**
-   * Copy every ring segment's samples into one owned block per segment (one allocation instead of
-   * one per sample) and point the columns at the copies; then, nothing of the batch being in the ring
-   * any more, hand the ring memory back at once (its columns copied out of the reader's scratch):
-   * the kernel can write into that space while the batch is still being read.
+   * Copy the samples that are in the ring into owned blocks and point the columns at the copies; then,
+   * nothing of the batch being in the ring any more, hand the ring memory back at once (its columns
+   * copied out of the reader's scratch): the kernel can write into that space while the batch is still
+   * being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes (one
+   * allocation per run instead of one per sample): blocks of that size come from the allocator's free
+   * lists, where larger ones would be fresh pages mapped for each batch (and unmapped at the next
+   * collection) — page faults that cost more than the copy; and a batch that wraps around the end of
+   * the ring copies its two runs, not the whole ring between them.
    */
   private own(): void {
     const n = this.length;
@@ -160,39 +168,45 @@ export class EventBatch implements Iterable<RingEvent> {
       this.tsLo = this.tsLo?.slice(0, n);
       this.tsHi = this.tsHi?.slice(0, n);
     }
-    const nseg = this.segs.length;
-    const lo = new Float64Array(nseg).fill(Infinity);
-    const hi = new Float64Array(nseg);
+    const segs = this.segs;
+    const nseg = segs.length;
     const off = this.off;
     const len = this.len;
     const seg = this.seg;
+    // per ring segment, its current block (an index into blocks, -1: none yet)
+    const cur = new Int32Array(nseg).fill(-1);
+    const blocks: { g: number; start: number; end: number }[] = [];
     for (let i = 0; i < n; i++) {
       const g = seg[i]!;
+      const s = segs[g]!;
+      if (!s.inRing) continue;
       const o = off[i]!;
-      if (o < lo[g]!) lo[g] = o;
       const e = o + len[i]!;
-      if (e > hi[g]!) hi[g] = e;
+      let k = cur[g]!;
+      let b = k >= 0 ? blocks[k] : undefined;
+      if (b === undefined || o < b.start || e - b.start > BLOCK) {
+        k = blocks.push((b = { g, start: o, end: e })) - 1;
+        cur[g] = k;
+      } else if (e > b.end) b.end = e;
+      if (nseg + k >= 0xffff) throw new RangeError('too many blocks in one batch');
+      seg[i] = nseg + k;
+      off[i] = o - b.start;
     }
-    const shift = new Float64Array(nseg);
-    for (let g = 0; g < nseg; g++) {
-      const sg = this.segs[g]!;
-      if (!sg.inRing) continue;
-      const start = lo[g] === Infinity ? 0 : lo[g]!;
-      const end = Math.max(start, hi[g]!);
-      const copy = new Uint8Array(Buffer.allocUnsafeSlow(end - start).buffer, 0, end - start);
-      copy.set(sg.buf.subarray(start, end));
-      this.segs[g] = { buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false, ab: undefined, base: 0 };
-      shift[g] = start;
+    for (const b of blocks) {
+      const sg = segs[b.g]!;
+      const size = b.end - b.start;
+      const copy = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+      copy.set(sg.buf.subarray(b.start, b.end));
+      segs.push({ buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false, ab: undefined, base: 0 });
     }
-    for (let i = 0; i < n; i++) off[i] = off[i]! - shift[seg[i]!]!;
+    // the ring segments: nothing points at them any more
+    for (let g = 0; g < nseg; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
     if (leased !== undefined) {
       // owned from now on (still released, as any batch, when the next one is read)
       this.handBack = undefined;
       leased();
     }
   }
-
-
 
   /**
    * The underlying block and offset of sample i, for writers that copy the bytes at once (the block

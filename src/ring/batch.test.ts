@@ -1,0 +1,71 @@
+/** Leased batches: data() copies the samples out of the ring in runs and hands the ring back at once. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchBuilder } from './batch-builder.js';
+
+/** A synthetic ring of `size` bytes holding `records` at the given offsets, each filled with its own byte pattern. */
+function ringWith(size: number, records: { off: number; len: number }[]): Uint8Array {
+  const ring = new Uint8Array(size);
+  records.forEach((r, k) => {
+    for (let j = 0; j < r.len; j++) ring[r.off + j] = (k * 31 + j) & 0xff;
+  });
+  return ring;
+}
+
+const pattern = (k: number, len: number) => Uint8Array.from({ length: len }, (_, j) => (k * 31 + j) & 0xff);
+
+test('data() of a leased batch: runs of samples copied (a wrap around the ring end, runs over the block size), the ring handed back once, the copies independent of it', () => {
+  const SIZE = 1 << 20;
+  const records: { off: number; len: number }[] = [];
+  // from near the end of the ring around to its start (a wrap), then 300 KiB of 4000-byte samples
+  for (let off = SIZE - 3 * 4096; off < SIZE; off += 4096) records.push({ off: off + 8, len: 4000 });
+  for (let off = 0; off < 300 * 1024; off += 4096) records.push({ off: off + 8, len: 4000 });
+  const ring = ringWith(SIZE, records);
+  // a second ring (another CPU) in the same batch, interleaved
+  const ring2 = ringWith(4096, [{ off: 16, len: 100 }]);
+  const b = new BatchBuilder(undefined, false);
+  const g1 = b.segment(ring, 0, 0, true);
+  const g2 = b.segment(ring2, 1, 1, true);
+  b.reserve(records.length + 1);
+  records.forEach((r, k) => {
+    const i = b.n++;
+    b.off[i] = r.off;
+    b.len[i] = r.len;
+    b.seg[i] = g1;
+    b.bytes += r.len;
+    if (k === 5) {
+      const j = b.n++;
+      b.off[j] = 16;
+      b.len[j] = 100;
+      b.seg[j] = g2;
+      b.bytes += 100;
+    }
+  });
+  let handedBack = 0;
+  const batch = b.takeLeased(() => handedBack++);
+  assert.equal(batch.leased, true);
+  const first = batch.data(0);
+  assert.equal(handedBack, 1, 'the ring memory goes back as soon as the samples are copied');
+  ring.fill(0xee);
+  ring2.fill(0xee);
+  assert.deepEqual(first, pattern(0, 4000));
+  let k = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const d = batch.data(i);
+    if (i === 6) {
+      assert.deepEqual(d, pattern(0, 100), 'the other ring\'s sample');
+      assert.equal(batch.at(i).cpu, 1);
+      continue;
+    }
+    assert.deepEqual(d, pattern(k, 4000), `sample ${i}`);
+    assert.equal(batch.at(i).cpu, 0);
+    k++;
+  }
+  // one block per run of at most 96 KiB: no copy spans the 1 MiB between the wrapped runs
+  const buffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < batch.length; i++) buffers.add(batch.data(i).buffer);
+  assert.ok(buffers.size >= 5 && buffers.size <= 7, `${buffers.size} blocks`);
+  for (const ab of buffers) assert.ok(ab.byteLength <= 96 * 1024, `a block of ${ab.byteLength} bytes`);
+  batch.release();
+  assert.equal(handedBack, 1, 'handed back once');
+});
