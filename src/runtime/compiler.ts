@@ -16,7 +16,7 @@
 import { Cls, Mode, SIZE_BYTES, type Decoded } from './insn.js';
 import { MAX_CALL_DEPTH, MAX_STEPS, STACK_SIZE, type Linked } from './interpreter.js';
 import type { RunEnv } from './env.js';
-import { pairHelper } from './helpers.js';
+import { pairHelper } from './helpers-pair.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, CLOBBER, REFRESH } from './codegen-ops.js';

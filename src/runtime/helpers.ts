@@ -12,7 +12,7 @@ import { joinU64, splitU64, splitHi } from '../u64.js';
 export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number) => bigint;
 
 /**
- * A helper for the compiled path: the arguments as int32 halves (`aNl` low, `aNh` high), the result's
+ * A helper for the compiled path (helpers-pair.ts): the arguments as int32 halves (`aNl` low, `aNh` high), the result's
  * low half returned and its high half left in `env.mem.hi`. The same behaviour as the HelperFn it
  * stands for: anything but the common case goes through that HelperFn itself.
  */
@@ -21,7 +21,7 @@ export type PairHelperFn = (env: RunEnv, a1l: number, a1h: number, a2l: number, 
 const neg = (errno: number): bigint => BigInt.asUintN(64, BigInt(-errno));
 const U32 = 0xffffffffn;
 const BPF_F_CURRENT_CPU = 0xffffffff;
-const CTXLEN_MASK = 0xfffff; // of the high half of the flags
+export const CTXLEN_MASK = 0xfffff; // of the high half of the flags
 const EINVAL = neg(E.EINVAL);
 
 /** The low 32 bits of `v` (u32); the high 32 bits (u32) in `hi32`. */
@@ -40,14 +40,14 @@ function mapArg(env: RunEnv, addr: bigint, pc: number, helper: string): RuntimeM
 
 // The kind of a map by its type, not `instanceof`: on an imported class binding (not a constant for
 // the optimising compiler) instanceof is a generic lookup, a quarter of a perf output's time.
-const perfMap = (m: RuntimeMap | undefined): PerfEventArrayMap | undefined => (m !== undefined && m.spec.type === MapType.PERF_EVENT_ARRAY ? (m as PerfEventArrayMap) : undefined);
-const ringbufMap = (m: RuntimeMap | undefined): RingbufMap | undefined => (m !== undefined && m.spec.type === MapType.RINGBUF ? (m as RingbufMap) : undefined);
+export const perfMap = (m: RuntimeMap | undefined): PerfEventArrayMap | undefined => (m !== undefined && m.spec.type === MapType.PERF_EVENT_ARRAY ? (m as PerfEventArrayMap) : undefined);
+export const ringbufMap = (m: RuntimeMap | undefined): RingbufMap | undefined => (m !== undefined && m.spec.type === MapType.RINGBUF ? (m as RingbufMap) : undefined);
 
 function key(env: RunEnv, m: RuntimeMap, addr: bigint, pc: number): Uint8Array {
   return env.mem.bytes(addr, m.spec.keySize, pc);
 }
 
-function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number): bigint {
+export function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number): bigint {
   const m = perfMap(mapArg(env, r2, pc, 'bpf_perf_event_output'));
   if (m === undefined) return EINVAL;
   // flags: the low 32 bits the slot (or BPF_F_CURRENT_CPU), bits 32..51 the packet bytes to append
@@ -78,7 +78,7 @@ function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
 }
 
 /** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
-function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
+export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
   const pkt = env.packet;
   if (skbBytes > 0) {
     if (!ctx || ctx !== env.ctx || !pkt) return -E.EINVAL;
@@ -122,7 +122,7 @@ function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigi
   return 0n;
 }
 
-function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard: boolean): void {
+export function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard: boolean): void {
   // (a ring buffer record's owner is its ring buffer)
   const m = r !== undefined && r.kind === 'ringbuf record' ? ringbufMap(r.owner as RuntimeMap) : undefined;
   if (r === undefined || m === undefined || !m.reservations.has(r.id)) {
@@ -145,7 +145,7 @@ function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard:
 }
 
 /** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
-function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined {
+export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined {
   // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
   if (!m.ring.room(rbRecordBytes(size))) return undefined;
   // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
@@ -161,7 +161,7 @@ function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined
 }
 
 /** bpf_ringbuf_output once the map and flags are checked: 0 or a negative errno. */
-function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
+export function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
   const ring = m.ring;
   if (!ring.room(rbRecordBytes(size))) return -E.EAGAIN;
   const c = env.clock;
@@ -171,14 +171,14 @@ function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): n
 }
 
 /** `len` bytes from `src` at `so` to `dst` at `d0` (different buffers), four at a time. */
-function copyView(src: DataView, so: number, dst: DataView, d0: number, len: number): void {
+export function copyView(src: DataView, so: number, dst: DataView, d0: number, len: number): void {
   let i = 0;
   for (; i + 4 <= len; i += 4) dst.setInt32(d0 + i, src.getInt32(so + i));
   for (; i < len; i++) dst.setUint8(d0 + i, src.getUint8(so + i));
 }
 
 /** bpf_skb_load_bytes once the destination is resolved: 0 or -EFAULT. */
-function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, to: Uint8Array, len: number): number {
+export function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, to: Uint8Array, len: number): number {
   const pkt = env.packet;
   if (!pkt || ctx !== env.ctx || off < 0 || len === 0 || off + len > pkt.size) {
     to.fill(0);
@@ -191,42 +191,42 @@ function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, to: Uin
   return 0;
 }
 
-const lookupBig: HelperFn = (env, r1, r2, _r3, _r4, _r5, pc) => {
+export const lookupBig: HelperFn = (env, r1, r2, _r3, _r4, _r5, pc) => {
   const m = mapArg(env, r1, pc, 'bpf_map_lookup_elem');
   return m.lookupAddr(key(env, m, r2, pc), env.cpu);
 };
-const updateBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+export const updateBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
   const m = mapArg(env, r1, pc, 'bpf_map_update_elem');
   return neg(-m.update(key(env, m, r2, pc), env.mem.bytes(r3, m.spec.valueSize, pc), Number(r4 & U32), env.cpu));
 };
-const ktimeBig: HelperFn = (env) => {
+export const ktimeBig: HelperFn = (env) => {
   const c = env.clock;
   c.read();
   return joinU64(c.lo, c.hi);
 };
-const ktimeBootBig: HelperFn = (env) => ktimeBig(env, 0n, 0n, 0n, 0n, 0n, 0);
-const prandomBig: HelperFn = (env) => BigInt(env.random() >>> 0);
-const cpuBig: HelperFn = (env) => BigInt(env.cpu);
-const skbLoadBytesBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+export const ktimeBootBig: HelperFn = (env) => ktimeBig(env, 0n, 0n, 0n, 0n, 0n, 0);
+export const prandomBig: HelperFn = (env) => BigInt(env.random() >>> 0);
+export const cpuBig: HelperFn = (env) => BigInt(env.cpu);
+export const skbLoadBytesBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
   const len = lo32(r4);
   const to = env.mem.bytes(r3, len, pc, true);
   return neg(-skbLoadBytes(env, env.mem.region(r1), lo32(r2) | 0, to, len));
 };
-const ringbufOutputBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
+export const ringbufOutputBig: HelperFn = (env, r1, r2, r3, r4, _r5, pc) => {
   const m = ringbuf(env, r1, pc, 'bpf_ringbuf_output');
   if (r4 & ~3n) return EINVAL;
   const size = Number(r3);
   return neg(-rbOutput(env, m, size, env.mem.bytes(r2, size, pc)));
 };
-const ringbufReserveBig: HelperFn = (env, r1, r2, r3, _r4, _r5, pc) => {
+export const ringbufReserveBig: HelperFn = (env, r1, r2, r3, _r4, _r5, pc) => {
   const m = ringbuf(env, r1, pc, 'bpf_ringbuf_reserve');
   const size = Number(r2);
   if (r3 !== 0n || size > m.spec.maxEntries - 8) return 0n;
   const r = rbReserve(env, m, size);
   return r === undefined ? 0n : Memory.address(r);
 };
-const submitBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, false);
-const discardBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, true);
+export const submitBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, false);
+export const discardBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, true);
 
 const helpers: Record<number, [string, HelperFn]> = {
   1: ['bpf_map_lookup_elem', lookupBig],
@@ -279,143 +279,3 @@ export function helperName(id: number): string {
 }
 
 // ---- The compiled path's helpers (PairHelperFn): no BigInt in the common case ----
-
-/** A u64 BigInt result as halves (high half in env.mem.hi). */
-function ret(env: RunEnv, v: bigint): number {
-  return env.mem.split(v);
-}
-
-/** A small result (0 or a negative errno, or a u32 as int32 when `u32`) as halves. */
-function small(env: RunEnv, v: number): number {
-  env.mem.hi = v < 0 ? -1 : 0;
-  return v | 0;
-}
-
-/** The general case: the BigInt helper itself. */
-function viaBig(f: HelperFn, env: RunEnv, a1l: number, a1h: number, a2l: number, a2h: number, a3l: number, a3h: number, a4l: number, a4h: number, a5l: number, a5h: number, pc: number): number {
-  return ret(env, f(env, joinU64(a1l, a1h), joinU64(a2l, a2h), joinU64(a3l, a3h), joinU64(a4l, a4h), joinU64(a5l, a5h), pc));
-}
-
-/** The map whose handle the address `hi:*` is (as mapAt), when the environment has a table of them. */
-function mapP(env: RunEnv, hi: number): RuntimeMap | undefined {
-  const maps = env.maps;
-  return maps !== undefined && hi >= 0 && hi < maps.length ? maps[hi] : undefined;
-}
-
-const lookupP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = mapP(env, a1h);
-  if (m === undefined) return viaBig(lookupBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  const l = m.lookupAtP(env.mem, a2h, a2l, env.cpu, pc);
-  env.mem.hi = m.mem.hi;
-  return l;
-};
-
-const updateP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = mapP(env, a1h);
-  if (m === undefined) return viaBig(updateBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  const mem = env.mem;
-  const k = mem.bytesP(a2h, a2l, m.spec.keySize, pc);
-  return small(env, m.update(k, mem.bytesP(a3h, a3l, m.spec.valueSize, pc), a4l >>> 0, env.cpu));
-};
-
-const ktimeP: PairHelperFn = (env) => {
-  const c = env.clock;
-  c.read();
-  env.mem.hi = c.hi;
-  return c.lo;
-};
-const prandomP: PairHelperFn = (env) => {
-  const v = env.random() | 0;
-  env.mem.hi = 0;
-  return v;
-};
-const cpuP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const c = env.cpu;
-  if ((c | 0) !== c || c < 0) return viaBig(cpuBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  env.mem.hi = 0;
-  return c;
-};
-
-const perfOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const mp = mapP(env, a2h);
-  // a size of 2^32 or more: the general case (it faults)
-  if (mp === undefined || a5h !== 0) return viaBig(perfOutput, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  const m = perfMap(mp);
-  if (m === undefined) return small(env, -E.EINVAL);
-  const flagsHi = a3h >>> 0;
-  if ((flagsHi & ~CTXLEN_MASK) !== 0) return small(env, -E.EINVAL);
-  const size = a5l >>> 0;
-  const meta = env.mem.bytesP(a4h, a4l, size, pc);
-  return small(env, perfTail(env, m, a3l >>> 0, flagsHi, size, meta, flagsHi > 0 ? env.mem.regionP(a1h) : undefined));
-};
-
-const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _a4h, _a5l, _a5h, pc) => {
-  const len = a4l >>> 0;
-  const mem = env.mem;
-  const pkt = env.packet;
-  const dest = mem.regionP(a3h);
-  const at = a3l >>> 0;
-  const off = a2l | 0;
-  // The common case without a view: in bounds on both sides, into another writable region (the
-  // stack, a map value, a record), copied through the regions' DataViews.
-  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size && mem.regionP(a1h) === env.ctx) {
-    if (pkt.sync !== undefined) pkt.sync();
-    copyView(pkt.view, off, dest.view, at, len);
-    mem.hi = 0;
-    return 0;
-  }
-  const to = env.mem.bytesP(a3h, a3l, len, pc, true);
-  return small(env, skbLoadBytes(env, env.mem.regionP(a1h), a2l | 0, to, len));
-};
-
-const ringbufOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = ringbufMap(mapP(env, a1h));
-  if (m === undefined || a3h !== 0) return viaBig(ringbufOutputBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  if ((a4l & ~3) !== 0 || a4h !== 0) return small(env, -E.EINVAL);
-  const size = a3l >>> 0;
-  return small(env, rbOutput(env, m, size, env.mem.bytesP(a2h, a2l, size, pc)));
-};
-
-const ringbufReserveP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc) => {
-  const m = ringbufMap(mapP(env, a1h));
-  if (m === undefined || a2h !== 0) return viaBig(ringbufReserveBig, env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, a5l, a5h, pc);
-  const size = a2l >>> 0;
-  env.mem.hi = 0;
-  if (a3l !== 0 || a3h !== 0 || size > m.spec.maxEntries - 8) return 0;
-  const r = rbReserve(env, m, size);
-  // Memory.address(r): the region id in the high half
-  env.mem.hi = r === undefined ? 0 : r.id | 0;
-  return 0;
-};
-
-const submitP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
-  rbSubmitRegion(env, env.mem.regionP(a1h), pc, false);
-  env.mem.hi = 0;
-  return 0;
-};
-
-const discardP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
-  rbSubmitRegion(env, env.mem.regionP(a1h), pc, true);
-  env.mem.hi = 0;
-  return 0;
-};
-
-const PAIR = new Map<HelperFn, PairHelperFn>([
-  [lookupBig, lookupP],
-  [updateBig, updateP],
-  [ktimeBig, ktimeP],
-  [ktimeBootBig, ktimeP],
-  [prandomBig, prandomP],
-  [cpuBig, cpuP],
-  [perfOutput, perfOutputP],
-  [skbLoadBytesBig, skbLoadBytesP],
-  [ringbufOutputBig, ringbufOutputP],
-  [ringbufReserveBig, ringbufReserveP],
-  [submitBig, submitP],
-  [discardBig, discardP],
-]);
-
-/** The compiled path's form of a helper this module defines (undefined for any other function). */
-export function pairHelper(f: HelperFn): PairHelperFn | undefined {
-  return PAIR.get(f);
-}
