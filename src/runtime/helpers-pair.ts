@@ -8,7 +8,7 @@ import { E, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
 import { joinU64 } from '../u64.js';
 import {
-  CTXLEN_MASK, copyView, cpuBig, discardBig, ktimeBig, ktimeBootBig, lookupBig, perfMap, perfOutput, perfTail, prandomBig, rbOutput, rbReserve,
+  CTXLEN_MASK, copyView, packetPrefix, cpuBig, discardBig, ktimeBig, ktimeBootBig, lookupBig, perfMap, perfOutput, perfTail, prandomBig, rbOutput, rbReserve,
   rbSubmitRegion, ringbufMap, ringbufOutputBig, ringbufReserveBig, skbLoadBytes, skbLoadBytesBig, submitBig, updateBig,
   type HelperFn, type PairHelperFn,
 } from './helpers.js';
@@ -91,9 +91,12 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
   const off = a2l | 0;
   // The common case without a view: in bounds on both sides, into another writable region (the
   // stack, a map value, a record), copied through the regions' DataViews.
-  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size && mem.regionP(a1h) === env.ctx) {
+  const ctx = env.ctx;
+  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && ctx !== undefined && ctx.live && a1h === (ctx.id | 0) && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size) {
     if (pkt.sync !== undefined) pkt.sync();
-    copyView(pkt.view, off, dest.view, at, len);
+    // from the start of the packet (a snapshot of its first bytes): one copy through a view kept by length
+    if (off === 0 && len > 16) dest.bytes.set(packetPrefix(pkt.bytes, len), at);
+    else copyView(pkt.view, off, dest.view, at, len);
     mem.hi = 0;
     return 0;
   }

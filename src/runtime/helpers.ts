@@ -66,7 +66,7 @@ export function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: 
 const PREFIX_CACHE = 2048;
 let prefixOf: Uint8Array | undefined;
 const prefixes: (Uint8Array | undefined)[] = new Array(PREFIX_CACHE).fill(undefined);
-function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
+export function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
   if (prefixOf !== bytes) {
     prefixOf = bytes;
     prefixes.fill(undefined);
