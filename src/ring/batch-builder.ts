@@ -2,6 +2,14 @@
 import { EventBatch, type Columns, type Segment } from './batch.js';
 import type { Lost, RingEvent } from './types.js';
 import type { StructDecoder } from './struct-decoder.js';
+import { splitHi, splitU64 } from '../u64.js';
+
+/** A column of `cap` entries holding the first `n` of `a` (columns grow by doubling). */
+export function grown<T extends Int32Array | Uint32Array | Uint16Array>(a: T, cap: number, n: number): T {
+  const b = new (a.constructor as new (length: number) => T)(cap);
+  b.set(a.subarray(0, n) as never);
+  return b;
+}
 
 /** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
 export class BatchBuilder {
@@ -41,15 +49,11 @@ export class BatchBuilder {
     let cap = this.off.length;
     while (cap < need) cap *= 2;
     const n = this.n;
-    const grow = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, b: T): T => {
-      b.set(a.subarray(0, n) as never);
-      return b;
-    };
-    this.off = grow(this.off, new Int32Array(cap));
-    this.len = grow(this.len, new Int32Array(cap));
-    this.seg = grow(this.seg, new Uint16Array(cap));
-    this.tsLo = grow(this.tsLo, new Uint32Array(cap));
-    this.tsHi = grow(this.tsHi, new Uint32Array(cap));
+    this.off = grown(this.off, cap, n);
+    this.len = grown(this.len, cap, n);
+    this.seg = grown(this.seg, cap, n);
+    this.tsLo = grown(this.tsLo, cap, n);
+    this.tsHi = grown(this.tsHi, cap, n);
   }
 
   get empty(): boolean {
@@ -127,8 +131,8 @@ export function batchOf(events: readonly RingEvent[], decoder: StructDecoder | u
     b.len[i] = d.byteLength;
     b.seg[i] = seg;
     if (e.ts !== undefined) {
-      b.tsLo[i] = Number(e.ts & 0xffffffffn);
-      b.tsHi[i] = Number(e.ts >> 32n);
+      b.tsLo[i] = splitU64(e.ts);
+      b.tsHi[i] = splitHi;
       b.withTs = true;
     }
     b.bytes += d.byteLength;

@@ -186,9 +186,9 @@ export class EventBatch implements Iterable<RingEvent> {
       let b = k >= 0 ? blocks[k] : undefined;
       if (b === undefined || o < b.start || e - b.start > BLOCK) {
         k = blocks.push((b = { g, start: o, end: e })) - 1;
+        if (nseg + k >= 0xffff) throw new RangeError('too many blocks in one batch');
         cur[g] = k;
       } else if (e > b.end) b.end = e;
-      if (nseg + k >= 0xffff) throw new RangeError('too many blocks in one batch');
       seg[i] = nseg + k;
       off[i] = o - b.start;
     }

@@ -90,7 +90,7 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
   const at = a3l >>> 0;
   const off = a2l | 0;
   // The common case without a view: in bounds on both sides, into another writable region (the
-  // stack, a map value, a record), copied through the regions' DataViews.
+  // stack, a map value, a record), from the packet's bytes straight into the region's.
   const ctx = env.ctx;
   if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && ctx !== undefined && ctx.live && a1h === (ctx.id | 0) && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size) {
     if (pkt.sync !== undefined) pkt.sync();

@@ -100,9 +100,7 @@ export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skb
     if (pkt!.sync !== undefined) pkt!.sync();
     extra = packetPrefix(pkt!.bytes, skbBytes);
   }
-  const c = env.clock;
-  c.read();
-  ring.write(c.lo, c.hi, meta, extra, padded);
+  ring.write(env.clock, meta, extra, padded);
   return 0;
 }
 
@@ -137,11 +135,7 @@ export function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, d
     list.push(r);
   } else env.mem.release(r);
   if (discard) m.ring.giveBack(rbRecordBytes(size));
-  else {
-    const c = env.clock;
-    c.read();
-    m.ring.write(c.lo, c.hi, r.bytes, undefined, size);
-  }
+  else m.ring.write(env.clock, r.bytes, undefined, size);
 }
 
 /** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
@@ -164,9 +158,7 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
 export function rbOutput(env: RunEnv, m: RingbufMap, size: number, data: Uint8Array): number {
   const ring = m.ring;
   if (!ring.room(rbRecordBytes(size))) return -E.EAGAIN;
-  const c = env.clock;
-  c.read();
-  ring.write(c.lo, c.hi, data, undefined, data.length);
+  ring.write(env.clock, data, undefined, data.length);
   return 0;
 }
 

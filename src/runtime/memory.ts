@@ -137,15 +137,10 @@ export class Memory {
   }
 
   region(addr: bigint): Region | undefined {
-    let id: number;
-    if (addr >= 0n && addr <= M64) {
-      splitU64(addr);
-      id = splitHi >>> 0;
-    } else id = Number(addr >> ADDR_SHIFT);
-    const r = id < this.regions.length ? this.regions[id] : undefined;
-    if (r === undefined || !r.live) return undefined;
-    if (r.sync !== undefined) r.sync();
-    return r;
+    // (no region lies outside the u64 range)
+    if (addr < 0n || addr > M64) return undefined;
+    splitU64(addr);
+    return this.regionP(splitHi);
   }
 
   load(addr: bigint, size: number, pc: number): bigint {

@@ -9,14 +9,14 @@
  * (a kept view keeps its slab alive). Per record the ring keeps columns (offset, length, slab, time as
  * u32 halves): no object per record.
  */
-import type { BatchBuilder } from '../ring/batch-builder.js';
+import { grown, type BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
 import type { Lost } from '../ring/types.js';
+import type { RunClock } from './clock.js';
 
 const SLAB = 256 * 1024;
 const INITIAL_COLUMNS = 256;
 const NO_SLAB: Uint8Array = new Uint8Array(0);
-
 
 /** Whether the records drained so far are in time order, and the last time seen (drainInto keeps it). */
 export interface DrainOrder {
@@ -68,8 +68,8 @@ export class RecordRing {
     this.used -= bytes;
   }
 
-  /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at time `tsHi:tsLo` (int32 halves). */
-  write(tsLo: number, tsHi: number, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
+  /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at the run's time. */
+  write(clock: RunClock, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     let pos = this.pos;
     let slab = this.slab;
     if (pos + size > slab.length) {
@@ -96,22 +96,20 @@ export class RecordRing {
     this.off[i] = pos;
     this.len[i] = size;
     this.seg[i] = this.cur;
-    this.tsLo[i] = tsLo;
-    this.tsHi[i] = tsHi;
+    clock.read();
+    this.tsLo[i] = clock.lo;
+    this.tsHi[i] = clock.hi;
     this.onData?.();
   }
 
   private grow(): void {
     const cap = this.off.length * 2;
-    const g = <T extends Int32Array | Uint32Array>(a: T, b: T): T => {
-      b.set(a as never);
-      return b;
-    };
-    this.off = g(this.off, new Int32Array(cap));
-    this.len = g(this.len, new Int32Array(cap));
-    this.seg = g(this.seg, new Int32Array(cap));
-    this.tsLo = g(this.tsLo, new Uint32Array(cap));
-    this.tsHi = g(this.tsHi, new Uint32Array(cap));
+    const n = this.n;
+    this.off = grown(this.off, cap, n);
+    this.len = grown(this.len, cap, n);
+    this.seg = grown(this.seg, cap, n);
+    this.tsLo = grown(this.tsLo, cap, n);
+    this.tsHi = grown(this.tsHi, cap, n);
   }
 
   /**

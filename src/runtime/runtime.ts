@@ -97,7 +97,7 @@ export class Runtime {
   private readonly env: RunEnv;
   private readonly skb: SkbContext;
   private readonly unsupported = new Map<string, NotSupportedError>();
-  /** bpf_ktime_get_ns of the current run (undefined: the clock, not read yet in this run). */
+  /** bpf_ktime_get_ns of the current run: the capture time given, else the clock at first use. */
   private readonly clock = new RunClock();
   /** The context's address (r1 at entry): the same region every run. */
   private readonly ctxAddr: bigint;
