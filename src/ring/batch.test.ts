@@ -1,7 +1,8 @@
-/** Leased batches: data() copies the samples out of the ring in runs and hands the ring back at once. */
+/** Leased batches: data() copies the samples out of the ring in runs and hands the ring back once they are all out. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchBuilder } from './batch-builder.js';
+import { CHUNK } from './batch.js';
 
 /** A synthetic ring of `size` bytes holding `records` at the given offsets, each filled with its own byte pattern. */
 function ringWith(size: number, records: { off: number; len: number }[]): Uint8Array {
@@ -68,4 +69,46 @@ test('data() of a leased batch: runs of samples copied (a wrap around the ring e
   for (const ab of buffers) assert.ok(ab.byteLength <= 96 * 1024, `a block of ${ab.byteLength} bytes`);
   batch.release();
   assert.equal(handedBack, 1, 'handed back once');
+});
+
+test('data() read in order copies a large leased batch a chunk at a time; the ring goes back with the last chunk; out of order, everything left at once', () => {
+  const n = 2 * CHUNK + 100;
+  const SIZE = 1 << 20;
+  const records = Array.from({ length: n }, (_, k) => ({ off: k * 72 + 8, len: 64 }));
+  for (const outOfOrder of [false, true]) {
+    const ring = ringWith(SIZE, records);
+    const b = new BatchBuilder(undefined, false);
+    const g = b.segment(ring, 0, 0, true);
+    b.reserve(n);
+    for (const r of records) {
+      const i = b.n++;
+      b.off[i] = r.off;
+      b.len[i] = r.len;
+      b.seg[i] = g;
+      b.bytes += r.len;
+    }
+    let handedBack = 0;
+    const batch = b.takeLeased(() => handedBack++);
+    const views: Uint8Array[] = [];
+    views.push(batch.data(0));
+    assert.equal(handedBack, 0, 'one chunk copied: the rest is still read in the ring');
+    assert.equal(batch.leased, true);
+    if (outOfOrder) {
+      views.push(batch.data(n - 1));
+      assert.equal(handedBack, 1, 'a sample out of order: everything left copied, the ring back');
+      for (let i = 1; i < n - 1; i++) views.splice(i, 0, batch.data(i));
+    } else {
+      for (let i = 1; i < n; i++) {
+        views.push(batch.data(i));
+        if (i < 2 * CHUNK) assert.equal(handedBack, 0, `sample ${i}: the ring is still leased`);
+        else assert.equal(handedBack, 1, `sample ${i}: the last chunk is out, the ring is back`);
+      }
+    }
+    ring.fill(0xee);
+    views.forEach((v, k) => assert.deepEqual(v, pattern(k, 64), `sample ${k}`));
+    // the blocks hold one chunk's samples each
+    assert.ok(new Set(views.map((v) => v.buffer)).size >= (outOfOrder ? 2 : 3));
+    batch.release();
+    assert.equal(handedBack, 1, 'handed back once');
+  }
 });

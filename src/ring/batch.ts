@@ -14,6 +14,8 @@ import type { StructDecoder } from './struct-decoder.js';
 
 /** Largest block own() copies a run of samples into (below glibc's default mmap threshold, 128 KiB). */
 const BLOCK = 96 * 1024;
+/** @internal Samples copied out at a time when they are read in order (own()). */
+export const CHUNK = 1024;
 const EMPTY = new Uint8Array(0);
 
 export interface Segment {
@@ -63,6 +65,10 @@ export class EventBatch implements Iterable<RingEvent> {
   private released = false;
   /** Hands the ring memory back (once; own() may do it before release()). */
   private handBack: (() => void) | undefined;
+  /** Samples below this index are out of the ring (own()). */
+  private owned = 0;
+  /** How many segments the batch had before own() added blocks (-1: not counted yet). */
+  private ringSegs = -1;
 
   /** @internal built by BatchBuilder */
   constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined, handBack?: () => void) {
@@ -137,7 +143,8 @@ export class EventBatch implements Iterable<RingEvent> {
     this.check();
     let s = this.segs[this.seg[i]!]!;
     if (s.inRing) {
-      this.own();
+      // read in order (the event iterator): the next chunk only; else everything left
+      this.own(i === this.owned ? Math.min(this.length, i + CHUNK) : this.length);
       s = this.segs[this.seg[i]!]!;
     }
     if (s.ab === undefined) {
@@ -149,34 +156,32 @@ export class EventBatch implements Iterable<RingEvent> {
   }
 
   /**
-   * Copy the samples that are in the ring into owned blocks and point the columns at the copies; then,
-   * nothing of the batch being in the ring any more, hand the ring memory back at once (its columns
-   * copied out of the reader's scratch): the kernel can write into that space while the batch is still
-   * being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes (one
-   * allocation per run instead of one per sample): blocks of that size come from the allocator's free
-   * lists, where larger ones would be fresh pages mapped for each batch (and unmapped at the next
+   * Copy the samples [owned, to) that are in the ring into owned blocks and point the columns at the
+   * copies; once nothing of the batch is in the ring any more, hand the ring memory back at once (its
+   * columns copied out of the reader's scratch): the kernel can write into that space while the batch
+   * is still being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes
+   * (one allocation per run instead of one per sample): blocks of that size come from the allocator's
+   * free lists, where larger ones would be fresh pages mapped for each batch (and unmapped at the next
    * collection) — page faults that cost more than the copy; and a batch that wraps around the end of
    * the ring copies its two runs, not the whole ring between them.
+   *
+   * Samples read in order are copied CHUNK at a time: a block then lives about as long as its own
+   * samples are being read, and dies young. Copied all at once, a large batch's blocks outlive the
+   * young generation's collections while its events are read, get promoted, and their memory comes
+   * back only with full collections (which the reader then runs back to back).
    */
-  private own(): void {
+  private own(to: number = this.length): void {
     const n = this.length;
-    const leased = this.handBack;
-    if (leased !== undefined) {
-      this.off = this.off.slice(0, n);
-      this.len = this.len.slice(0, n);
-      this.seg = this.seg.slice(0, n);
-      this.tsLo = this.tsLo?.slice(0, n);
-      this.tsHi = this.tsHi?.slice(0, n);
-    }
     const segs = this.segs;
-    const nseg = segs.length;
+    const nseg = this.ringSegs < 0 ? (this.ringSegs = segs.length) : this.ringSegs;
     const off = this.off;
     const len = this.len;
     const seg = this.seg;
     // per ring segment, its current block (an index into blocks, -1: none yet)
     const cur = new Int32Array(nseg).fill(-1);
     const blocks: { g: number; start: number; end: number }[] = [];
-    for (let i = 0; i < n; i++) {
+    const first = segs.length;
+    for (let i = this.owned; i < to; i++) {
       const g = seg[i]!;
       const s = segs[g]!;
       if (!s.inRing) continue;
@@ -186,10 +191,10 @@ export class EventBatch implements Iterable<RingEvent> {
       let b = k >= 0 ? blocks[k] : undefined;
       if (b === undefined || o < b.start || e - b.start > BLOCK) {
         k = blocks.push((b = { g, start: o, end: e })) - 1;
-        if (nseg + k >= 0xffff) throw new RangeError('too many blocks in one batch');
+        if (first + k >= 0xffff) throw new RangeError('too many blocks in one batch');
         cur[g] = k;
       } else if (e > b.end) b.end = e;
-      seg[i] = nseg + k;
+      seg[i] = first + k;
       off[i] = o - b.start;
     }
     for (const b of blocks) {
@@ -199,9 +204,17 @@ export class EventBatch implements Iterable<RingEvent> {
       copy.set(sg.buf.subarray(b.start, b.end));
       segs.push({ buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false, ab: undefined, base: 0 });
     }
+    this.owned = to;
+    if (to < n) return;
     // the ring segments: nothing points at them any more
     for (let g = 0; g < nseg; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
+    const leased = this.handBack;
     if (leased !== undefined) {
+      this.off = off.slice(0, n);
+      this.len = len.slice(0, n);
+      this.seg = seg.slice(0, n);
+      this.tsLo = this.tsLo?.slice(0, n);
+      this.tsHi = this.tsHi?.slice(0, n);
       // owned from now on (still released, as any batch, when the next one is read)
       this.handBack = undefined;
       leased();
