@@ -137,7 +137,7 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /**
    * The bytes of sample i, safe to keep: a view into a block the batch owns (for a leased batch, the
-   * samples are copied out of the ring once, in one block, the first time bytes are asked for).
+   * samples are copied out of the ring when their bytes are first asked for: see own()).
    */
   data(i: number): Uint8Array {
     this.check();
