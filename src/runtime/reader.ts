@@ -26,6 +26,8 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   /** Whether this reads a perf event array (else a ring buffer). */
   readonly perf: boolean;
   private readonly wakeFn = () => this.wake();
+  /** The last batch taken: it reads the rings' slabs in place until released (takeAll, close). */
+  private lease: EventBatch | undefined;
 
   /** @internal created by Runtime.openEvents */
   constructor(
@@ -92,23 +94,44 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     });
   }
 
+  /** Release the last batch taken: its slabs go back to their rings. */
+  private releaseLease(): void {
+    const l = this.lease;
+    this.lease = undefined;
+    l?.release();
+  }
+
   /**
    * What the rings hold now, as one batch (undefined when nothing): perf samples in time order (stable:
-   * a ring's own order for equal times), loss notices after them in ring order.
+   * a ring's own order for equal times), loss notices after them in ring order. The batch is leased, as
+   * the kernel reader's are: it reads the rings' slabs in place until the next batch is taken (or it is
+   * released, or has copied its samples out), then the slabs are written again.
    */
   private takeAll(): EventBatch | undefined {
+    this.releaseLease();
     const b = new BatchBuilder(this.decoder, this.perf);
     let n = 0;
     for (const r of this.all) n += r.n;
     b.reserve(n);
     const order: DrainOrder = { sorted: true, hi: 0, lo: 0 };
     let k = 0;
-    for (const r of this.all) k = r.drainInto(b, k, order);
+    const slabs: Uint8Array[][] = [];
+    for (const r of this.all) {
+      const s: Uint8Array[] = [];
+      k = r.drainInto(b, k, order, s);
+      slabs.push(s);
+    }
     b.n = n;
     b.withTs = n > 0;
     if (this.perf && !order.sorted) sortByTime(b, n);
     for (const w of this.drainWaiters.splice(0)) w();
-    return b.empty ? undefined : b.take();
+    const rings = this.all.slice();
+    const recycle = () => rings.forEach((r, i) => r.recycle(slabs[i]!));
+    if (b.empty) {
+      recycle();
+      return undefined;
+    }
+    return (this.lease = b.takeLeased(recycle));
   }
 
   /** Batches of events as they come (the same EventBatch as the kernel reader). */
@@ -130,6 +153,7 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
         await this.wait();
       }
     } finally {
+      this.releaseLease();
       this.iterating = false;
     }
   }

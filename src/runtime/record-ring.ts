@@ -4,10 +4,12 @@
  * counted lost), a RuntimeReader takes them out as batches.
  *
  * Records are copied once, into slabs (blocks of SLAB bytes, or one record's size if larger; not
- * zeroed: every byte of a record is written, its padding too) that are written front to back and never
- * rewritten: a batch's sample data are views into them, safe to keep
- * (a kept view keeps its slab alive). Per record the ring keeps columns (offset, length, slab, time as
- * u32 halves): no object per record.
+ * zeroed: every byte of a record is written, its padding too) that are written front to back. A drain
+ * hands the slabs to a leased batch, as the kernel reader leases its ring: the batch reads them in place
+ * and copies out what it gives away (EventBatch.data), and when it is released the slabs come back
+ * here to be written again (recycle) — the same memory run after run, instead of fresh pages for every
+ * 256 KiB of records. Per record the ring keeps columns (offset, length, slab, time as u32 halves): no
+ * object per record.
  */
 import { grown, type BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
@@ -17,6 +19,8 @@ import type { RunClock } from './clock.js';
 const SLAB = 256 * 1024;
 const INITIAL_COLUMNS = 256;
 const NO_SLAB: Uint8Array = new Uint8Array(0);
+/** Slabs kept for reuse (4 MiB): enough for a reader that keeps up; a burst beyond is allocated. */
+const SPARE_SLABS = 16;
 
 /** Whether the records drained so far are in time order, and the last time seen (drainInto keeps it). */
 export interface DrainOrder {
@@ -39,6 +43,8 @@ export class RecordRing {
   private tsHi = new Uint32Array(INITIAL_COLUMNS);
   /** The slabs the waiting records are in (seg indexes this). */
   private segs: Uint8Array[] = [];
+  /** Slabs given back by released batches, to be written again. */
+  private readonly spare: Uint8Array[] = [];
   /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
   private slab: Uint8Array = NO_SLAB;
   private pos = 0;
@@ -73,7 +79,7 @@ export class RecordRing {
     let pos = this.pos;
     let slab = this.slab;
     if (pos + size > slab.length) {
-      this.slab = slab = allocUnsafe(Math.max(SLAB, size));
+      this.slab = slab = size <= SLAB && this.spare.length > 0 ? this.spare.pop()! : allocUnsafe(Math.max(SLAB, size));
       this.pos = pos = 0;
       this.cur = -1;
     }
@@ -112,13 +118,24 @@ export class RecordRing {
     this.tsHi = grown(this.tsHi, cap, n);
   }
 
+  /** Slabs of a released batch (drainInto's `slabs`): written again by later records. */
+  recycle(slabs: readonly Uint8Array[]): void {
+    for (const s of slabs) if (s.length === SLAB && this.spare.length < SPARE_SLABS) this.spare.push(s);
+  }
+
   /**
    * Move the waiting records into `b` from sample index `k` (b has room: reserved by the caller), and a
-   * loss notice into b.lost; the ring is empty afterwards. Returns the next sample index.
+   * loss notice into b.lost; the ring is empty afterwards. The records stay in their slabs, segments of
+   * `b` as the kernel ring's are (in place: the batch must be leased); the slabs are added to `slabs`,
+   * for recycle() once the batch is released, and the next record starts a slab of its own. Returns the
+   * next sample index.
    */
-  drainInto(b: BatchBuilder, k: number, order: DrainOrder): number {
+  drainInto(b: BatchBuilder, k: number, order: DrainOrder, slabs: Uint8Array[]): number {
     const base = b.segs.length;
-    for (const buf of this.segs) b.segment(buf, this.cpu, this.slot, false);
+    for (const buf of this.segs) {
+      b.segment(buf, this.cpu, this.slot, true);
+      slabs.push(buf);
+    }
     for (let i = 0; i < this.n; i++, k++) {
       const hi = this.tsHi[i]!;
       const lo = this.tsLo[i]!;
@@ -135,6 +152,8 @@ export class RecordRing {
     this.n = 0;
     this.segs = [];
     this.cur = -1;
+    this.slab = NO_SLAB;
+    this.pos = 0;
     this.used = 0;
     if (this.lost > 0) {
       const l: Lost = { cpu: this.cpu, lost: this.lost };

@@ -137,3 +137,36 @@ test('a submitted ring buffer record faults until a later reservation brings its
   assert.deepEqual(records.map((b) => dv(b).getUint32(8, true)), [corpus[0]!.data.length, corpus[1]!.data.length]);
   assert.deepEqual(records.map((b) => Buffer.from(b.subarray(32, 32 + 14)).toString('hex')), [0, 1].map((i) => Buffer.from(corpus[i]!.data.subarray(0, 14)).toString('hex')));
 });
+
+test('reader batches are leased: the next batch writes into the same slabs, the samples given away were copied out first, a released batch refuses access', async () => {
+  const rt = Runtime.load(fs.readFileSync('bpf/ringbuf_events.bpf.o'), { programs: ['rb_reserve'] });
+  const r = rt.openEvents('rb');
+  const it = r.batches()[Symbol.asyncIterator]();
+  const prog = rt.program('rb_reserve');
+  const kept: { data: Uint8Array; packet: number }[] = [];
+  const slabsSeen: ArrayBufferLike[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 4; i++) prog.run(corpus[(round * 4 + i) % corpus.length]!.data);
+    const b = (await it.next()).value!;
+    assert.equal(b.length, 4);
+    assert.equal(b.leased, true);
+    slabsSeen.push(b.raw(0).buf.buffer);
+    for (let i = 0; i < b.length; i++) kept.push({ data: b.data(i), packet: (round * 4 + i) % corpus.length });
+    if (round === 0) {
+      // taking the next batch releases this one
+      for (let i = 0; i < 2; i++) prog.run(corpus[0]!.data);
+      const next = (await it.next()).value!;
+      assert.throws(() => b.data(0), /released/);
+      for (let i = 0; i < next.length; i++) kept.push({ data: next.data(i), packet: 0 });
+    }
+  }
+  assert.equal(new Set(slabsSeen).size, 1, 'every batch read the same slab: given back and written again');
+  // what was given away is intact: each record's len field and packet bytes are its own packet's
+  for (const k of kept) {
+    const dv = new DataView(k.data.buffer, k.data.byteOffset);
+    assert.equal(dv.getUint32(8, true), corpus[k.packet]!.data.length);
+    assert.equal(Buffer.from(k.data.subarray(32, 46)).toString('hex'), Buffer.from(corpus[k.packet]!.data.subarray(0, 14)).toString('hex'));
+  }
+  await r.close();
+  await it.return?.();
+});
