@@ -92,7 +92,10 @@ console.log(JSON.stringify({
     gaps: {
       batches: gaps.length,
       maxMs: Math.max(...gaps.map((g) => g[0])),
+      p50Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.5)]?.[0],
+      p90Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.9)]?.[0],
       p99Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.99)]?.[0],
+      p50Bytes: [...gaps].sort((a, b) => a[1] - b[1])[Math.floor(gaps.length * 0.5)]?.[1],
       withLoss: gaps
         .map((g, i) => ({
           i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
