@@ -168,5 +168,5 @@ test('reader batches are leased: the next batch writes into the same slabs, the 
     assert.equal(Buffer.from(k.data.subarray(32, 46)).toString('hex'), Buffer.from(corpus[k.packet]!.data.subarray(0, 14)).toString('hex'));
   }
   await r.close();
-  await it.return?.();
+  await it.return(undefined);
 });
