@@ -5,10 +5,28 @@ import type { StructDecoder } from './struct-decoder.js';
 import { splitHi, splitU64 } from '../u64.js';
 
 /** A column of `cap` entries holding the first `n` of `a` (columns grow by doubling). */
-export function grown<T extends Int32Array | Uint32Array | Uint16Array>(a: T, cap: number, n: number): T {
+function grown<T extends Int32Array | Uint32Array | Uint16Array>(a: T, cap: number, n: number): T {
   const b = new (a.constructor as new (length: number) => T)(cap);
   b.set(a.subarray(0, n) as never);
   return b;
+}
+
+/** The per-sample columns of a batch being built, or of the runtime's record ring. */
+export interface SampleColumns {
+  off: Int32Array;
+  len: Int32Array;
+  seg: Int32Array | Uint16Array;
+  tsLo: Uint32Array;
+  tsHi: Uint32Array;
+}
+
+/** Grow every column of `c` to `cap` entries, keeping the first `n`. */
+export function growColumns(c: SampleColumns, cap: number, n: number): void {
+  c.off = grown(c.off, cap, n);
+  c.len = grown(c.len, cap, n);
+  c.seg = grown(c.seg, cap, n);
+  c.tsLo = grown(c.tsLo, cap, n);
+  c.tsHi = grown(c.tsHi, cap, n);
 }
 
 /** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
@@ -48,12 +66,7 @@ export class BatchBuilder {
     if (need <= this.off.length) return;
     let cap = this.off.length;
     while (cap < need) cap *= 2;
-    const n = this.n;
-    this.off = grown(this.off, cap, n);
-    this.len = grown(this.len, cap, n);
-    this.seg = grown(this.seg, cap, n);
-    this.tsLo = grown(this.tsLo, cap, n);
-    this.tsHi = grown(this.tsHi, cap, n);
+    growColumns(this, cap, this.n);
   }
 
   get empty(): boolean {

@@ -67,8 +67,6 @@ export class EventBatch implements Iterable<RingEvent> {
   private handBack: (() => void) | undefined;
   /** Samples below this index are out of the ring (own()). */
   private owned = 0;
-  /** How many segments the batch had before own() added blocks (-1: not counted yet). */
-  private ringSegs = -1;
 
   /** @internal built by BatchBuilder */
   constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined, handBack?: () => void) {
@@ -173,14 +171,13 @@ export class EventBatch implements Iterable<RingEvent> {
   private own(to: number = this.length): void {
     const n = this.length;
     const segs = this.segs;
-    const nseg = this.ringSegs < 0 ? (this.ringSegs = segs.length) : this.ringSegs;
+    const first = segs.length;
     const off = this.off;
     const len = this.len;
     const seg = this.seg;
     // per ring segment, its current block (an index into blocks, -1: none yet)
-    const cur = new Int32Array(nseg).fill(-1);
+    const cur = new Int32Array(first).fill(-1);
     const blocks: { g: number; start: number; end: number }[] = [];
-    const first = segs.length;
     for (let i = this.owned; i < to; i++) {
       const g = seg[i]!;
       const s = segs[g]!;
@@ -207,7 +204,7 @@ export class EventBatch implements Iterable<RingEvent> {
     this.owned = to;
     if (to < n) return;
     // the ring segments: nothing points at them any more
-    for (let g = 0; g < nseg; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
+    for (let g = 0; g < first; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
     const leased = this.handBack;
     if (leased !== undefined) {
       this.off = off.slice(0, n);

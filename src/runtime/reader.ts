@@ -115,18 +115,14 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     b.reserve(n);
     const order: DrainOrder = { sorted: true, hi: 0, lo: 0 };
     let k = 0;
-    const slabs: Uint8Array[][] = [];
-    for (const r of this.all) {
-      const s: Uint8Array[] = [];
-      k = r.drainInto(b, k, order, s);
-      slabs.push(s);
-    }
+    for (const r of this.all) k = r.drainInto(b, k, order);
     b.n = n;
     b.withTs = n > 0;
     if (this.perf && !order.sorted) sortByTime(b, n);
     for (const w of this.drainWaiters.splice(0)) w();
-    const rings = this.all.slice();
-    const recycle = () => rings.forEach((r, i) => r.recycle(slabs[i]!));
+    const recycle = () => {
+      for (const r of this.all) r.recycle();
+    };
     if (b.empty) {
       recycle();
       return undefined;

@@ -11,7 +11,7 @@
  * 256 KiB of records. Per record the ring keeps columns (offset, length, slab, time as u32 halves): no
  * object per record.
  */
-import { grown, type BatchBuilder } from '../ring/batch-builder.js';
+import { growColumns, type BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
 import type { Lost } from '../ring/types.js';
 import type { RunClock } from './clock.js';
@@ -34,15 +34,17 @@ export class RecordRing {
   used = 0;
   /** Outputs that did not fit since the last drain. */
   lost = 0;
-  /** Records waiting: columns. */
+  /** Records waiting: columns (@internal: growColumns grows them). */
   n = 0;
-  private off = new Int32Array(INITIAL_COLUMNS);
-  private len = new Int32Array(INITIAL_COLUMNS);
-  private seg = new Int32Array(INITIAL_COLUMNS);
-  private tsLo = new Uint32Array(INITIAL_COLUMNS);
-  private tsHi = new Uint32Array(INITIAL_COLUMNS);
+  off = new Int32Array(INITIAL_COLUMNS);
+  len = new Int32Array(INITIAL_COLUMNS);
+  seg = new Int32Array(INITIAL_COLUMNS);
+  tsLo = new Uint32Array(INITIAL_COLUMNS);
+  tsHi = new Uint32Array(INITIAL_COLUMNS);
   /** The slabs the waiting records are in (seg indexes this). */
   private segs: Uint8Array[] = [];
+  /** Slabs drained into the batch that reads them now (recycle() takes them back). */
+  private leased: Uint8Array[] = [];
   /** Slabs given back by released batches, to be written again. */
   private readonly spare: Uint8Array[] = [];
   /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
@@ -97,7 +99,7 @@ export class RecordRing {
     const end = pos + size;
     while (at < end) slab[at++] = 0;
     this.pos = end;
-    if (this.n === this.off.length) this.grow();
+    if (this.n === this.off.length) growColumns(this, this.n * 2, this.n);
     const i = this.n++;
     this.off[i] = pos;
     this.len[i] = size;
@@ -108,34 +110,22 @@ export class RecordRing {
     this.onData?.();
   }
 
-  private grow(): void {
-    const cap = this.off.length * 2;
-    const n = this.n;
-    this.off = grown(this.off, cap, n);
-    this.len = grown(this.len, cap, n);
-    this.seg = grown(this.seg, cap, n);
-    this.tsLo = grown(this.tsLo, cap, n);
-    this.tsHi = grown(this.tsHi, cap, n);
-  }
-
-  /** Slabs of a released batch (drainInto's `slabs`): written again by later records. */
-  recycle(slabs: readonly Uint8Array[]): void {
-    for (const s of slabs) if (s.length === SLAB && this.spare.length < SPARE_SLABS) this.spare.push(s);
+  /** The batch of the last drain is released: its slabs are written again by later records. */
+  recycle(): void {
+    for (const s of this.leased) if (s.length === SLAB && this.spare.length < SPARE_SLABS) this.spare.push(s);
+    this.leased = [];
   }
 
   /**
    * Move the waiting records into `b` from sample index `k` (b has room: reserved by the caller), and a
    * loss notice into b.lost; the ring is empty afterwards. The records stay in their slabs, segments of
-   * `b` as the kernel ring's are (in place: the batch must be leased); the slabs are added to `slabs`,
-   * for recycle() once the batch is released, and the next record starts a slab of its own. Returns the
-   * next sample index.
+   * `b` as the kernel ring's are (in place: the batch must be leased, and released — recycle() — before
+   * the next drain); the next record starts a slab of its own. Returns the next sample index.
    */
-  drainInto(b: BatchBuilder, k: number, order: DrainOrder, slabs: Uint8Array[]): number {
+  drainInto(b: BatchBuilder, k: number, order: DrainOrder): number {
     const base = b.segs.length;
-    for (const buf of this.segs) {
-      b.segment(buf, this.cpu, this.slot, true);
-      slabs.push(buf);
-    }
+    for (const buf of this.segs) b.segment(buf, this.cpu, this.slot, true);
+    this.leased = this.segs;
     for (let i = 0; i < this.n; i++, k++) {
       const hi = this.tsHi[i]!;
       const lo = this.tsLo[i]!;
