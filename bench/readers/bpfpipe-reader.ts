@@ -3,11 +3,11 @@
  * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
  *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
- * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings).
+ * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings); BENCH_IDLE_OTHERS=1 calls idleOtherThreads().
  */
 import * as fs from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { openPinnedMap, openEvents, ObjectSpec } from '../../src/index.js';
+import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../src/index.js';
 
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
 const map = await openPinnedMap(pin);
@@ -35,6 +35,7 @@ let t0 = process.hrtime.bigint();
 process.on('SIGUSR2', () => {
   received = lost = bytes = 0;
   lat.length = 0;
+  if (gaps) gaps.length = gcs.length = 0;
   cpu0 = process.cpuUsage();
   t0 = process.hrtime.bigint();
 });
@@ -46,6 +47,8 @@ if (every > 0) {
     process.stderr.write(JSON.stringify({ t: Date.now(), received, lost, rssMiB: Math.round(process.memoryUsage().rss / 1048576), heapMiB: Math.round(process.memoryUsage().heapUsed / 1048576), fds: fdCount() }) + '\n');
   }, every).unref();
 }
+// BENCH_IDLE_OTHERS=1: the process's other threads (V8's helpers) under SCHED_IDLE (idleOtherThreads).
+if (process.env.BENCH_IDLE_OTHERS === '1') await idleOtherThreads();
 console.log('ready');
 
 if (mode === 'decoded') {

@@ -57,6 +57,9 @@ export const setns = lib.func('int setns(int fd, int nstype)') as (fd: number, n
 export const sched_getcpu = lib.func('int sched_getcpu(void)') as () => number;
 export const sched_setaffinity = lib.func('int sched_setaffinity(int pid, size_t size, void *mask)') as (
   pid: number, size: number, mask: Uint8Array) => number;
+export const sched_setscheduler = lib.func('int sched_setscheduler(int pid, int policy, void *param)') as (
+  pid: number, policy: number, param: Uint8Array) => number;
+export const sched_getscheduler = lib.func('int sched_getscheduler(int pid)') as (pid: number) => number;
 export const gettid = lib.func('int gettid(void)') as () => number;
 export const getpid = lib.func('int getpid(void)') as () => number;
 export const sysconf = lib.func('long sysconf(int name)') as (name: number) => number;

@@ -22,7 +22,9 @@ const EVENT_SIZE = 12; // struct epoll_event is packed on x86_64: u32 events, u6
 const WAKE_ID = 0;
 const GEN = 0;
 const QUIT = 1;
-const FLAGS = 2;
+/** The waker thread's tid, stored as soon as it runs. */
+const TID = 2;
+const FLAGS = 3;
 const MAX_IDS = 4096;
 
 interface Entry {
@@ -45,9 +47,11 @@ const koffi = require(workerData.koffi);
 const lib = koffi.load('libc.so.6');
 const epoll_wait = lib.func('int epoll_wait(int epfd, void *evs, int max, int timeout)');
 const read = lib.func('long read(int fd, void *buf, unsigned long n)');
+const gettid = lib.func('int gettid(void)');
 const { sab, epfd, wakeFd } = workerData;
 const ctl = new Int32Array(sab);
-const MAX = 64, SIZE = 12, GEN = 0, QUIT = 1, FLAGS = 2;
+const MAX = 64, SIZE = 12, GEN = 0, QUIT = 1, TID = 2, FLAGS = 3;
+Atomics.store(ctl, TID, gettid());
 const events = new Uint8Array(MAX * SIZE);
 const view = new DataView(events.buffer);
 const drain = new Uint8Array(8);
@@ -65,6 +69,15 @@ for (;;) {
 `;
 
 const koffiPath = createRequire(import.meta.url).resolve('koffi');
+
+/** Pollers whose waker thread may be running (threads.ts leaves their threads' scheduling alone). */
+const live = new Set<Poller>();
+
+/** The tids of the running waker threads (each known once its thread has started). */
+export async function pollerThreads(): Promise<number[]> {
+  const tids = await Promise.all([...live].map((p) => p.tid()));
+  return tids.filter((t) => t > 0);
+}
 
 export class Poller {
   private readonly epfd: number;
@@ -103,11 +116,23 @@ export class Poller {
     this.worker.on('error', () => {
       /* a broken waker shows up as missing wake-ups; readers' timers still drain */
     });
+    live.add(this);
     this.worker.on('exit', () => {
+      live.delete(this);
       libc.close(wakeFd);
       libc.close(epfd);
       this.markExited();
     });
+  }
+
+  /** The waker thread's tid once it runs (0 if it exited before it could tell). */
+  async tid(): Promise<number> {
+    // (a timer, not Atomics.waitAsync: a pending waitAsync does not keep the event loop alive)
+    for (;;) {
+      const t = Atomics.load(this.ctl, TID);
+      if (t !== 0 || !live.has(this)) return t;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   get isDisposed(): boolean {

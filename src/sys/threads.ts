@@ -1,0 +1,85 @@
+/**
+ * Scheduling of the process's other threads, for readers that must keep up with the kernel.
+ *
+ * A Node process has more threads than its JS thread: V8's helpers (concurrent marking and sweeping,
+ * the optimizing compiler), worker threads, loaders' hook threads. Pinned to one CPU with them, a
+ * reader woken by its timer or by the kernel can wait for a busy helper to run out its time slice
+ * (a 4 ms tick was seen on the project's VM) while the ring fills: at 10 M events/s a 4 MiB ring
+ * holds 4-6 ms. SCHED_IDLE threads run only when nothing else wants the CPU and give it up at once to
+ * a woken normal thread: idleOtherThreads() puts every other thread of the process under it, except
+ * the calling thread and bpfpipe's poller thread (which carries the kernel's wake-ups to it).
+ *
+ * It is for processes that exist to read (a collector pinned to a CPU), and only for readers whose
+ * JS thread allocates little (batches()): helpers that collect garbage for a JS thread busy decoding
+ * objects get their work done later, on that thread. Threads started after the call keep the policy
+ * of the thread that starts them.
+ */
+import * as fs from 'node:fs';
+import * as libc from './libc.js';
+import { pollerThreads } from './poller.js';
+import { PermissionError, SyscallError, Errno } from '../errors.js';
+
+const SCHED_IDLE = 5;
+const ESRCH = Errno.ESRCH;
+
+export interface IdledThreads {
+  /** The threads put under SCHED_IDLE, with the policy each had. */
+  readonly threads: readonly { tid: number; policy: number }[];
+  /**
+   * Give the threads that still run their policy back. Leaving SCHED_IDLE needs CAP_SYS_NICE or an
+   * RLIMIT_NICE of at least 20 (the kernel's rule): without them this throws EBPF_PERM, naming how
+   * many threads stay idle, after restoring what it could.
+   */
+  restore(): void;
+  [Symbol.dispose](): void;
+}
+
+const param = new Uint8Array(4); // struct sched_param { int sched_priority = 0 }
+
+/** The tids of this process's threads. */
+export function processThreads(): number[] {
+  return fs.readdirSync('/proc/self/task').map(Number).filter((t) => t > 0);
+}
+
+/** The scheduling policy of thread `tid` (SCHED_OTHER 0, SCHED_BATCH 3, SCHED_IDLE 5, ...). */
+export function threadPolicy(tid: number): number {
+  const p = libc.sched_getscheduler(tid);
+  if (p < 0) throw new SyscallError('sched_getscheduler', libc.errno());
+  return p;
+}
+
+/** Put every other thread of this process (but bpfpipe's poller) under SCHED_IDLE; see the file comment. */
+export async function idleOtherThreads(): Promise<IdledThreads> {
+  const keep = new Set([libc.gettid(), ...(await pollerThreads())]);
+  const done: { tid: number; policy: number }[] = [];
+  for (const tid of processThreads()) {
+    if (keep.has(tid)) continue;
+    const policy = libc.sched_getscheduler(tid);
+    if (policy < 0 || policy === SCHED_IDLE) continue; // gone meanwhile, or idle already
+    if (libc.sched_setscheduler(tid, SCHED_IDLE, param) < 0) {
+      const e = libc.errno();
+      if (e === ESRCH) continue;
+      throw new SyscallError('sched_setscheduler', e, `thread ${tid} to SCHED_IDLE`);
+    }
+    done.push({ tid, policy });
+  }
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    const live = new Set(processThreads());
+    let denied = 0;
+    for (const t of done) {
+      if (!live.has(t.tid)) continue;
+      if (libc.sched_setscheduler(t.tid, t.policy, param) < 0) {
+        const e = libc.errno();
+        if (e === Errno.EPERM) denied++;
+        else if (e !== ESRCH) throw new SyscallError('sched_setscheduler', e, `thread ${t.tid} back from SCHED_IDLE`);
+      }
+    }
+    if (denied > 0) {
+      throw new PermissionError(`${denied} thread(s) stay under SCHED_IDLE: leaving it needs CAP_SYS_NICE or RLIMIT_NICE >= 20 (ulimit -e 20)`);
+    }
+  };
+  return { threads: done, restore, [Symbol.dispose]: restore };
+}
