@@ -46,7 +46,8 @@ export interface Kernel {
   epollAdd(epfd: number, fd: number, data: number, edge?: boolean): void;
   epollDel(epfd: number, fd: number): void;
   /**
-   * Watch `fd` for readability on the shared poller thread; `onReady` runs on the JS thread. The
+   * Watch `fd` for readability (on the main thread, through Node's own event loop; in a worker, on the
+   * shared waker thread); `onReady` runs on the JS thread. The
    * event loop never blocks waiting for data.
    */
   watch(fd: number, onReady: () => void): PollRegistration;

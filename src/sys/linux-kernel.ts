@@ -1,6 +1,8 @@
 /** The real kernel behind the Kernel seam: system calls through koffi, errno → SyscallError. */
 import * as libc from './libc.js';
+import { isMainThread } from 'node:worker_threads';
 import { Poller } from './poller.js';
+import { loopPollerAvailable, watchOnLoop } from './loop-poller.js';
 import { SyscallError } from '../errors.js';
 import type { Kernel, Mapping, NativeMemory, PollRegistration } from './kernel.js';
 
@@ -126,6 +128,9 @@ export class LinuxKernel implements Kernel {
   }
 
   watch(fd: number, onReady: () => void): PollRegistration {
+    // On the main thread, Node's own event loop watches the fd (one wake-up, of the JS thread); in a
+    // worker, or with BPFPIPE_POLLER=thread, the waker thread of poller.ts does.
+    if (isMainThread && process.env.BPFPIPE_POLLER !== 'thread' && loopPollerAvailable()) return watchOnLoop(fd, onReady);
     if (!this.poller || this.poller.isDisposed) this.poller = new Poller();
     return this.poller.watch(fd, onReady);
   }

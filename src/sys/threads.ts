@@ -7,7 +7,8 @@
  * (a 4 ms tick was seen on the project's VM) while the ring fills: at 10 M events/s a 4 MiB ring
  * holds 4-6 ms. SCHED_IDLE threads run only when nothing else wants the CPU and give it up at once to
  * a woken normal thread: idleOtherThreads() puts every other thread of the process under it, except
- * the calling thread and bpfpipe's poller thread (which carries the kernel's wake-ups to it).
+ * the calling thread and bpfpipe's waker thread (which carries the kernel's wake-ups to readers in
+ * worker threads; the main thread's readers are woken by the event loop itself).
  *
  * It is for processes that exist to read (a collector pinned to a CPU), and only for readers whose
  * JS thread allocates little (batches()): helpers that collect garbage for a JS thread busy decoding

@@ -21,30 +21,31 @@ interface Report {
   restoreError?: { code: string; message: string };
 }
 
-function child(prefix: string[], args: string[]): Report {
+function child(prefix: string[], args: string[], env: Record<string, string> = {}): Report {
   const r = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--import', 'tsx', 'test/kernel/helpers/threads-child.ts', ...args], {
     encoding: 'utf8',
     timeout: 30_000,
-    env: { ...process.env, HOME: '/tmp' },
+    env: { ...process.env, HOME: '/tmp', ...env },
   });
   assert.equal(r.status, 0, `child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Report;
 }
 
-test('with a reader open: the other threads go idle, the JS thread and the poller do not; restore() gives their policy back', () => {
-  const r = child([], ['reader', pinDir]);
-  assert.equal(r.pollers.length, 1, 'the reader has a poller thread');
-  const keep = new Set([r.main, ...r.pollers]);
-  const others = Object.keys(r.during).map(Number).filter((t) => !keep.has(t));
-  assert.ok(others.length >= 1, 'a Node process has helper threads');
-  for (const t of keep) assert.equal(r.during[t], SCHED_OTHER, `thread ${t} keeps SCHED_OTHER`);
-  // threads the call found are idle; a thread started since (none expected) would keep its policy
-  const idled = new Set(r.idled.map((t) => t.tid));
-  for (const t of others) if (idled.has(t)) assert.equal(r.during[t], SCHED_IDLE, `thread ${t} is SCHED_IDLE`);
-  assert.ok(others.every((t) => idled.has(t)), 'every other thread was idled');
-  assert.equal(r.restoreError, undefined);
-  for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], t.policy, `thread ${t.tid} has its policy back`);
-});
+for (const poller of ['loop', 'thread'] as const) {
+  test(`with a reader open (${poller} poller): the other threads go idle, not the JS thread${poller === 'thread' ? ' nor the poller thread' : ''}; restore() gives their policy back`, () => {
+    const r = child([], ['reader', pinDir], poller === 'thread' ? { BPFPIPE_POLLER: 'thread' } : {});
+    // the main thread's readers are woken by Node's own event loop; the waker thread is the fallback
+    assert.equal(r.pollers.length, poller === 'thread' ? 1 : 0);
+    const keep = new Set([r.main, ...r.pollers]);
+    const others = Object.keys(r.during).map(Number).filter((t) => !keep.has(t));
+    assert.ok(others.length >= 1, 'a Node process has helper threads');
+    for (const t of keep) assert.equal(r.during[t], SCHED_OTHER, `thread ${t} keeps SCHED_OTHER`);
+    const idled = new Set(r.idled.map((t) => t.tid));
+    for (const t of others) assert.ok(idled.has(t) && r.during[t] === SCHED_IDLE, `thread ${t} is SCHED_IDLE`);
+    assert.equal(r.restoreError, undefined);
+    for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], t.policy, `thread ${t.tid} has its policy back`);
+  });
+}
 
 test('without CAP_SYS_NICE restore() says which rule keeps the threads idle (EBPF_PERM)', () => {
   const r = child(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'], ['plain']);

@@ -28,7 +28,7 @@ export async function runOnInterfaceInUserspace(spec: ObjectSpec, flags: RunUser
       announce: true,
       stop: () => sock.close(),
       async *frames(stopped) {
-        // The poller's thread does not keep Node alive: this handle does, while frames are awaited.
+        // The poller does not keep Node alive: this handle does, while frames are awaited.
         const alive = setInterval(() => {}, 1 << 30);
         try {
           while (!stopped()) {
