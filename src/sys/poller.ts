@@ -1,7 +1,7 @@
 /**
  * The waker-thread readiness poller, for readers in worker threads (the main thread's readers are
- * woken by Node's own event loop: loop-poller.ts). A waker thread (WAKER below) blocks in epoll_wait while the
- * JS thread never does: readiness comes back through shared memory and Atomics.waitAsync.
+ * woken by Node's own event loop: loop-poller.ts). A waker thread (WAKER below) blocks in epoll_wait
+ * while the JS thread never does: readiness comes back through shared memory and Atomics.waitAsync.
  * Registrations are one-shot (EPOLLONESHOT): a reader arms, gets one callback, drains, arms again;
  * arming is a plain epoll_ctl from the JS thread, with no hand-off to another thread. The thread and
  * its fds exist only while there are registrations.
