@@ -99,8 +99,11 @@ export class BatchBuilder {
     return new EventBatch(this.columns(true), this.decoder, this.padded, undefined);
   }
 
-  /** A leased batch over the scratch columns; `onRelease` hands the ring memory back. */
-  takeLeased(onRelease: () => void): EventBatch {
+  /**
+   * A leased batch over the scratch columns; `onRelease` hands the ring memory back, `onPart` (if
+   * given) the memory of one ring segment up to an offset, as the batch copies its samples out.
+   */
+  takeLeased(onRelease: () => void, onPart?: (seg: number, end: number) => void): EventBatch {
     // the ring memory goes back once: when the batch is released, or before, once it owns copies
     let back = false;
     const handBack = () => {
@@ -117,6 +120,9 @@ export class BatchBuilder {
         handBack();
       },
       handBack,
+      onPart === undefined ? undefined : (seg, end) => {
+        if (!back) onPart(seg, end);
+      },
     );
     this.lease = batch;
     return batch;

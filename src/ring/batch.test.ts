@@ -112,3 +112,57 @@ test('data() read in order copies a large leased batch a chunk at a time; the ri
     assert.equal(handedBack, 1, 'handed back once');
   }
 });
+
+test('read in order, a leased batch hands each ring back up to its last copied sample after every chunk: the kernel may overwrite that space at once', () => {
+  // two rings whose samples interleave (two CPUs), 2.5 chunks in all
+  const n = 2 * CHUNK + CHUNK / 2;
+  const SIZE = 1 << 20;
+  const perRing = [Math.ceil(n / 2), Math.floor(n / 2)];
+  const recs = perRing.map((m) => Array.from({ length: m }, (_, k) => ({ off: k * 72 + 8, len: 64 })));
+  const rings = recs.map((r) => ringWith(SIZE, r));
+  const b = new BatchBuilder(undefined, false);
+  const segs = rings.map((r, cpu) => b.segment(r, cpu, cpu, true));
+  b.reserve(n);
+  const order: [number, number][] = []; // sample i: [ring, k-th of that ring]
+  for (let i = 0; i < n; i++) {
+    const g = i % 2;
+    const k = (i - g) / 2;
+    const j = b.n++;
+    b.off[j] = recs[g]![k]!.off;
+    b.len[j] = 64;
+    b.seg[j] = segs[g]!;
+    b.bytes += 64;
+    order.push([g, k]);
+  }
+  const parts: [number, number, number][] = []; // [at sample, segment, end]
+  let reading = 0;
+  let handedBack = 0;
+  const batch = b.takeLeased(
+    () => handedBack++,
+    (seg, end) => {
+      parts.push([reading, seg, end]);
+      // what the kernel could do now: write over that ring up to `end`
+      rings[seg]!.fill(0xee, 0, end);
+    },
+  );
+  for (let i = 0; i < n; i++) {
+    reading = i;
+    const [, k] = order[i]!;
+    assert.deepEqual(batch.data(i), pattern(k, 64), `sample ${i}`);
+  }
+  // after the first two chunks, both rings up to the end of their last sample copied; the last chunk
+  // hands the whole batch back instead
+  const endOf = (i: number) => {
+    const [g, k] = order[i]!;
+    return [g, recs[g]![k]!.off + 64] as const;
+  };
+  const expected: [number, number, number][] = [];
+  for (const c of [0, CHUNK]) {
+    const lastTwo = [c + CHUNK - 2, c + CHUNK - 1].map(endOf).sort((x, y) => x[0] - y[0]);
+    for (const [g, end] of lastTwo) expected.push([c, segs[g]!, end]);
+  }
+  assert.deepEqual(parts, expected);
+  assert.equal(handedBack, 1);
+  batch.release();
+  assert.equal(handedBack, 1);
+});

@@ -65,11 +65,24 @@ export class EventBatch implements Iterable<RingEvent> {
   private released = false;
   /** Hands the ring memory back (once; own() may do it before release()). */
   private handBack: (() => void) | undefined;
+  /**
+   * Hands back the ring memory of a ring segment up to `end` (an offset in that segment just past a
+   * sample whose bytes, and every earlier sample's of that ring, are copied out): own() calls it after
+   * each chunk, so the kernel can write there again while the rest of the batch is read.
+   */
+  private partBack: ((seg: number, end: number) => void) | undefined;
   /** Samples below this index are out of the ring (own()). */
   private owned = 0;
 
   /** @internal built by BatchBuilder */
-  constructor(c: Columns, decoder: StructDecoder | undefined, padded: boolean, onRelease: (() => void) | undefined, handBack?: () => void) {
+  constructor(
+    c: Columns,
+    decoder: StructDecoder | undefined,
+    padded: boolean,
+    onRelease: (() => void) | undefined,
+    handBack?: () => void,
+    partBack?: (seg: number, end: number) => void,
+  ) {
     this.length = c.length;
     this.bytes = c.bytes;
     this.segs = c.segs;
@@ -83,6 +96,7 @@ export class EventBatch implements Iterable<RingEvent> {
     this.padded = padded;
     this.onRelease = onRelease;
     this.handBack = handBack;
+    this.partBack = partBack;
   }
 
   /** Whether samples are decoded with a struct (event(i) gives objects). */
@@ -175,8 +189,10 @@ export class EventBatch implements Iterable<RingEvent> {
     const off = this.off;
     const len = this.len;
     const seg = this.seg;
-    // per ring segment, its current block (an index into blocks, -1: none yet)
+    // per ring segment, its current block (an index into blocks, -1: none yet), and the end of its last
+    // sample copied (-1: none)
     const cur = new Int32Array(first).fill(-1);
+    const last = new Int32Array(first).fill(-1);
     const blocks: { g: number; start: number; end: number }[] = [];
     for (let i = this.owned; i < to; i++) {
       const g = seg[i]!;
@@ -193,6 +209,7 @@ export class EventBatch implements Iterable<RingEvent> {
       } else if (e > b.end) b.end = e;
       seg[i] = first + k;
       off[i] = o - b.start;
+      last[g] = e;
     }
     for (const b of blocks) {
       const sg = segs[b.g]!;
@@ -202,7 +219,12 @@ export class EventBatch implements Iterable<RingEvent> {
       segs.push({ buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false, ab: undefined, base: 0 });
     }
     this.owned = to;
-    if (to < n) return;
+    if (to < n) {
+      // every sample before `to` is out of the ring: the kernel may write over them already
+      const part = this.partBack;
+      if (part !== undefined) for (let g = 0; g < first; g++) if (last[g]! >= 0) part(g, last[g]!);
+      return;
+    }
     // the ring segments: nothing points at them any more
     for (let g = 0; g < first; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
     const leased = this.handBack;
@@ -214,6 +236,7 @@ export class EventBatch implements Iterable<RingEvent> {
       this.tsHi = this.tsHi?.slice(0, n);
       // owned from now on (still released, as any batch, when the next one is read)
       this.handBack = undefined;
+      this.partBack = undefined;
       leased();
     }
   }

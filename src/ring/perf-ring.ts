@@ -7,6 +7,7 @@ import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
+import { positionAfter } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -35,6 +36,8 @@ export class PerfRing {
   private readonly words: Uint32Array;
   private tail: number;
   private leasedTo: number | undefined;
+  /** The segment of the outstanding leased batch that is this ring (releaseTo() offsets are in it). */
+  leasedSeg = -1;
   private closed = false;
 
   constructor(o: PerfRingOptions) {
@@ -99,7 +102,8 @@ export class PerfRing {
     const n = head - this.tail;
     if (n <= 0) return 0;
     if (lease) {
-      parsePerfInRing(this.data, this.words, this.tail, head, this.timestamps, b, b.segment(this.data, this.cpu, this.slot, true), this.cpu, this.slot, onLost);
+      this.leasedSeg = b.segment(this.data, this.cpu, this.slot, true);
+      parsePerfInRing(this.data, this.words, this.tail, head, this.timestamps, b, this.leasedSeg, this.cpu, this.slot, onLost);
       this.leasedTo = head;
       return n;
     }
@@ -112,6 +116,7 @@ export class PerfRing {
 
   /** Give the bytes of the outstanding leased batch back to the kernel. */
   release(): void {
+    this.leasedSeg = -1;
     if (this.leasedTo === undefined || this.closed) {
       this.leasedTo = undefined;
       return;
@@ -119,6 +124,19 @@ export class PerfRing {
     this.tail = this.leasedTo;
     this.leasedTo = undefined;
     Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(this.tail));
+  }
+
+  /**
+   * Give back the outstanding leased batch's bytes up to the end of the sample whose data ends at
+   * offset `end` of the ring (that sample and the records before it are copied out); release() gives
+   * back the rest.
+   */
+  releaseTo(end: number): void {
+    if (this.leasedTo === undefined || this.closed) return;
+    const p = positionAfter(this.tail, this.leasedTo, end, this.size - 1);
+    if (p === undefined) return;
+    this.tail = p;
+    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(p));
   }
 
   close(): void {

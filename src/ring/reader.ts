@@ -148,9 +148,16 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.merge.pop(out, final);
       if (out.length > 0) batch = batchOf(out, this.parts.decoder, this.kind === 'perf');
     } else if (!b.empty) {
-      batch = lease && read.length > 0 ? b.takeLeased(() => {
-        for (const r of read) r.release();
-      }) : b.take();
+      batch = lease && read.length > 0
+        ? b.takeLeased(
+            () => {
+              for (const r of read) r.release();
+            },
+            (seg, end) => {
+              for (const r of read) if (r.leasedSeg === seg) r.releaseTo(end);
+            },
+          )
+        : b.take();
     } else if (lease) {
       // Only discarded records (or nothing): hand the ring space back at once.
       for (const r of read) r.release();

@@ -6,6 +6,7 @@
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
+import { positionAfter } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -24,6 +25,8 @@ export class RingbufRing {
   private readonly mask: number;
   private cons: number;
   private leasedTo: number | undefined;
+  /** The segment of the outstanding leased batch that is this ring (releaseTo() offsets are in it). */
+  leasedSeg = -1;
   private closed = false;
 
   /** `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). */
@@ -67,7 +70,8 @@ export class RingbufRing {
     const prod = Number(Atomics.load(this.producerPos, 0));
     if (prod === this.cons) return 0;
     if (lease) {
-      const end = parseRingbufInRing(this.words, this.size, this.cons, prod, b, b.segment(this.data, 0, undefined, true), 0);
+      this.leasedSeg = b.segment(this.data, 0, undefined, true);
+      const end = parseRingbufInRing(this.words, this.size, this.cons, prod, b, this.leasedSeg, 0);
       if (end === this.cons) return 0;
       this.leasedTo = end;
       return end - this.cons; // bytes taken (discarded records included)
@@ -82,6 +86,7 @@ export class RingbufRing {
   }
 
   release(): void {
+    this.leasedSeg = -1;
     if (this.leasedTo === undefined || this.closed) {
       this.leasedTo = undefined;
       return;
@@ -89,6 +94,18 @@ export class RingbufRing {
     this.cons = this.leasedTo;
     this.leasedTo = undefined;
     Atomics.store(this.consumerPos, 0, BigInt(this.cons));
+  }
+
+  /**
+   * Give back the outstanding leased batch's records up to the one whose data ends at offset `end`
+   * of the (doubly mapped) data (it and the records before it are copied out); release() the rest.
+   */
+  releaseTo(end: number): void {
+    if (this.leasedTo === undefined || this.closed) return;
+    const p = positionAfter(this.cons, this.leasedTo, end, this.mask);
+    if (p === undefined) return;
+    this.cons = p;
+    Atomics.store(this.consumerPos, 0, BigInt(p));
   }
 
   close(): void {

@@ -57,6 +57,42 @@ for (const size of [64, 256, 1024]) {
   }
 }
 
+for (const kind of ['perf', 'ringbuf'] as const) {
+  test(`${kind}: events read one by one hand their ring space back as they are copied out, not when the batch ends`, async () => {
+    // A 256 KiB ring; 64 B events take 88 B (perf: header, time, size, padding) or 72 B (ring buffer).
+    const obj = bench({ maxEntries: { bench_rb: 256 * 1024 } });
+    try {
+      const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
+      const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
+      await using reader = await openEvents(map, { pagesPerCpu: 64, slots: kind === 'perf' ? [cpu] : undefined });
+      const first = kind === 'perf' ? 2500 : 3000;
+      const second = kind === 'perf' ? 1200 : 1500;
+      runOn(cpu, prog, first);
+      const it = reader[Symbol.asyncIterator]();
+      // the first event: the batch of all `first` is drained, its first CHUNK samples copied out
+      const e = await it.next();
+      assert.ok(!e.done && e.value.lost === undefined);
+      // `second` more fit only in the space of the copied samples: held until the batch ends, they would not
+      runOn(cpu, prog, second);
+      let received = 1;
+      let lost = 0;
+      while (received + lost < first + second) {
+        const r = await it.next();
+        assert.ok(!r.done);
+        if (r.value.lost !== undefined) lost += r.value.lost;
+        else received++;
+      }
+      await it.return!();
+      assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
+      assert.equal(lost, 0);
+      assert.equal(received, first + second);
+      await reader.close();
+    } finally {
+      obj.close();
+    }
+  });
+}
+
 test('the 192-byte lost sample: PERF_RECORD_LOST is written before the next sample that fits', async () => {
   // As in cilium/ebpf's reader tests: fill a one-page ring with 192-byte records (180 bytes of data),
   // lose one, then write a small sample: the kernel writes the LOST record first, then the sample.
