@@ -17,6 +17,8 @@ import type { ReaderParts } from './reader-parts.js';
 const MIN_INTERVAL_MS = 1;
 /** How long slow traffic may pause before the flush timer backs off from 1 ms to flushMs. */
 const IDLE_MS = 50;
+/** Intervals below this are kept by the timerfd even when they are flushMs (see waitForData). */
+const PRECISE_BELOW_MS = 5;
 const CPU_CHECK_MS = 1000;
 
 export class EventReader implements AsyncIterable<RingEvent> {
@@ -210,7 +212,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.registration?.arm();
       // The watchdog bounds the latency and keeps the process alive while we wait.
       this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
-      this.armTimer(this.interval < this.parts.flushMs ? this.interval : 0);
+      // The timerfd (hrtimer precision) polls slow traffic, and serves short flush intervals, which
+      // libuv's millisecond timers would stretch by up to a millisecond.
+      this.armTimer(this.interval < this.parts.flushMs || this.interval < PRECISE_BELOW_MS ? this.interval : 0);
     });
   }
 

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { loadObjectSync, openEvents, onlineCpus, BpfpipeError, type LoadedObject, type Sample } from '../../src/index.js';
 import { fdSnapshot, assertNoFdLeak, uniquePinDir, removeTree } from '../support/leaks.js';
 import { runOn, udpPacket } from '../support/produce.js';
@@ -182,6 +183,43 @@ test('close() ends a waiting loop at once, with the events still in the rings', 
     assert.equal(n, 5, 'the loop got every event, including the final drain');
   } finally {
     obj.close();
+  }
+});
+
+test('flushMs: 1 drains a ring buffer whose producer sends no wake-ups every millisecond (timerfd, not libuv\'s millisecond timers)', async () => {
+  const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir });
+  const prog = `${pinDir}/rb_bench_producer`;
+  try {
+    obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: only the reader's timer drains the ring
+    obj.program('rb_bench').pin(prog);
+    await using reader = await openEvents(obj.map('bench_rb'), { flushMs: 1 });
+    // another thread produces 20 events every 0.1 ms for 600 ms while this one sleeps between drains
+    const worker = new Worker(new URL('./helpers/worker-boot.mjs', import.meta.url), {
+      workerData: { file: new URL('./helpers/worker-producer.ts', import.meta.url).href, pin: prog, cpu: cpus.at(-1), ms: 600, everyUs: 100, repeat: 20 },
+    });
+    let done: { runs?: number; error?: string } | undefined;
+    worker.once('message', (m) => {
+      done = m;
+      void reader.close(); // the loop ends after the final drain
+    });
+    const at: number[] = [];
+    let received = 0;
+    for await (const b of reader.batches()) {
+      at.push(performance.now());
+      received += b.length;
+    }
+    at.pop(); // the final drain, at close
+    await worker.terminate();
+    assert.equal(done!.error, undefined);
+    // the gaps between drains once the producer runs: a 1 ms period (libuv's timers gave 1.16-1.19 ms)
+    const gaps = at.slice(11).map((t, i) => t - at[10 + i]!).sort((a, b) => a - b);
+    const median = gaps[gaps.length >> 1]!;
+    assert.ok(gaps.length > 300, `${gaps.length} drains`);
+    assert.ok(median > 0.9 && median < 1.1, `median gap ${median.toFixed(3)} ms`);
+    assert.equal(received, done!.runs, 'every event, the last ones in the final drain');
+  } finally {
+    obj.close();
+    fs.rmSync(prog, { force: true });
   }
 });
 
