@@ -31,7 +31,11 @@ export interface OpenEventsOptions {
   wakeupBytes?: number | `${number}%`;
   /** Wake the reader after this many samples per ring instead (1: every sample; lowest latency, highest cost). */
   wakeupEvents?: number;
-  /** Upper bound of delivery latency when traffic is too slow to reach the watermark (default 10 ms). */
+  /**
+   * Upper bound of delivery latency when traffic is too slow to reach the watermark, and the drain
+   * interval of ring buffers whose producer sends no wake-ups (default 10 ms; intervals below 5 ms are
+   * kept by a timerfd, to the microsecond).
+   */
   flushMs?: number;
   /** Decode each sample's leading struct. */
   decoder?: StructDecoder;
