@@ -32,9 +32,10 @@ export interface OpenEventsOptions {
   /** Wake the reader after this many samples per ring instead (1: every sample; lowest latency, highest cost). */
   wakeupEvents?: number;
   /**
-   * Upper bound of delivery latency when traffic is too slow to reach the watermark, and the drain
-   * interval of ring buffers whose producer sends no wake-ups (default 10 ms; intervals below 5 ms are
-   * kept by a timerfd, to the microsecond).
+   * Upper bound of delivery latency when traffic is too slow to reach the watermark (default 10 ms).
+   * While the timer finds data the kernel did not wake the reader for (slow traffic, ring buffer
+   * producers that send no wake-ups), the rings are polled every millisecond instead. Intervals below
+   * 5 ms are kept by a timerfd (hrtimer precision), longer ones by a libuv timer.
    */
   flushMs?: number;
   /** Decode each sample's leading struct. */
