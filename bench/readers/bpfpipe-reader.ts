@@ -25,8 +25,9 @@ let lost = 0;
 let bytes = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
-// BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?).
-const gaps: [number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
+// BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?),
+// with each batch's CLOCK_MONOTONIC time in ms (monoMs: lines up with `perf record -k CLOCK_MONOTONIC`).
+const gaps: [number, number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
 // ... and the garbage collections (start ms, duration ms, kind) and event-loop stalls, to line up with them
 const gcs: [number, number, number][] = [];
 if (gaps) new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push([e.startTime, e.duration, ((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0)]); }).observe({ entryTypes: ['gc'] });
@@ -66,7 +67,7 @@ if (mode === 'decoded') {
   for await (const b of reader.batches()) {
     if (gaps) {
       const now = performance.now();
-      gaps.push([now - last, b.bytes, b.lostCount, now]);
+      gaps.push([now - last, b.bytes, b.lostCount, now, Number(process.hrtime.bigint()) / 1e6]);
       last = now;
     }
     received += b.length;
@@ -101,7 +102,7 @@ console.log(JSON.stringify({
       p50Bytes: [...gaps].sort((a, b) => a[1] - b[1])[Math.floor(gaps.length * 0.5)]?.[1],
       withLoss: gaps
         .map((g, i) => ({
-          i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
+          i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], monoMs: +g[4].toFixed(3), prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
           // collections that overlap this gap or the one before it: [ms before the batch, duration ms, kind]
           gc: gcs.filter(([t, d]) => t + d >= g[3] - g[0] - (gaps[i - 1]?.[0] ?? 0) && t <= g[3]).map(([t, d, k]) => [+(g[3] - t).toFixed(2), +d.toFixed(2), k]),
         }))
