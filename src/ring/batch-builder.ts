@@ -120,9 +120,7 @@ export class BatchBuilder {
         handBack();
       },
       handBack,
-      onPart === undefined ? undefined : (seg, end) => {
-        if (!back) onPart(seg, end);
-      },
+      onPart,
     );
     this.lease = batch;
     return batch;

@@ -7,7 +7,7 @@ import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
-import { positionAfter } from './ring-position.js';
+import { ConsumerCursor } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -34,10 +34,8 @@ export class PerfRing {
   private readonly meta: BigInt64Array;
   private readonly data: Uint8Array;
   private readonly words: Uint32Array;
-  private tail: number;
-  private leasedTo: number | undefined;
-  /** The segment of the outstanding leased batch that is this ring (releaseTo() offsets are in it). */
-  leasedSeg = -1;
+  /** data_tail, and the lease of the batch that reads the ring in place. */
+  readonly cursor: ConsumerCursor;
   private closed = false;
 
   constructor(o: PerfRingOptions) {
@@ -73,7 +71,9 @@ export class PerfRing {
     this.size = dataSize;
     this.data = new Uint8Array(this.mapping.buffer, dataOffset, dataSize);
     this.words = new Uint32Array(this.mapping.buffer, dataOffset, dataSize / 4);
-    this.tail = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_TAIL / 8));
+    const meta = this.meta;
+    const tail = Number(Atomics.load(meta, MMAP_PAGE.DATA_TAIL / 8));
+    this.cursor = new ConsumerCursor(tail, dataSize - 1, (p) => Atomics.store(meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(p)), 'perf ring');
   }
 
   enable(): void {
@@ -87,61 +87,38 @@ export class PerfRing {
   /** Bytes written by the kernel and not read yet. */
   pending(): number {
     if (this.closed) return 0;
-    return Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8)) - this.tail;
+    return Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8)) - this.cursor.pos;
   }
 
   /**
    * Parse what the kernel has written into `b`. With `lease`, samples stay in the ring and the
-   * caller must call release() before reading again; without, they are copied out and data_tail moves
+   * caller must call cursor.release() before reading again; without, they are copied out and data_tail moves
    * at once. Returns the number of bytes taken.
    */
   readInto(b: BatchBuilder, onLost: (count: number) => void, lease: boolean): number {
     if (this.closed) return 0;
-    if (this.leasedTo !== undefined) throw new Error('perf ring read while a leased batch is outstanding');
+    const c = this.cursor;
+    c.checkFree();
+    const tail = c.pos;
     const head = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
-    const n = head - this.tail;
+    const n = head - tail;
     if (n <= 0) return 0;
     if (lease) {
-      this.leasedSeg = b.segment(this.data, this.cpu, this.slot, true);
-      parsePerfInRing(this.data, this.words, this.tail, head, this.timestamps, b, this.leasedSeg, this.cpu, this.slot, onLost);
-      this.leasedTo = head;
+      const seg = b.segment(this.data, this.cpu, this.slot, true);
+      parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, onLost);
+      c.lease(seg, head);
       return n;
     }
-    const copy = linearize(this.data, this.tail, head);
-    this.tail = head;
-    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(head));
+    const copy = linearize(this.data, tail, head);
+    c.moveTo(head);
     parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), onLost);
     return n;
-  }
-
-  /** Give the bytes of the outstanding leased batch back to the kernel. */
-  release(): void {
-    this.leasedSeg = -1;
-    if (this.leasedTo === undefined || this.closed) {
-      this.leasedTo = undefined;
-      return;
-    }
-    this.tail = this.leasedTo;
-    this.leasedTo = undefined;
-    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(this.tail));
-  }
-
-  /**
-   * Give back the outstanding leased batch's bytes up to the end of the sample whose data ends at
-   * offset `end` of the ring (that sample and the records before it are copied out); release() gives
-   * back the rest.
-   */
-  releaseTo(end: number): void {
-    if (this.leasedTo === undefined || this.closed) return;
-    const p = positionAfter(this.tail, this.leasedTo, end, this.size - 1);
-    if (p === undefined) return;
-    this.tail = p;
-    Atomics.store(this.meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(p));
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cursor.close();
     const k = kernel();
     k.munmap(this.mapping);
     k.close(this.fd);

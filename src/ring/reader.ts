@@ -13,12 +13,8 @@ import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
 import { BatchBuilder, batchOf } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
+import { PollTimer, type DrainCause } from './poll-timer.js';
 
-const MIN_INTERVAL_MS = 1;
-/** How long slow traffic may pause before the flush timer backs off from 1 ms to flushMs. */
-const IDLE_MS = 50;
-/** Intervals below this are kept by the timerfd even when they are flushMs (see waitForData). */
-const PRECISE_BELOW_MS = 5;
 const CPU_CHECK_MS = 1000;
 
 export class EventReader implements AsyncIterable<RingEvent> {
@@ -28,8 +24,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private readonly perfRings: PerfRing[];
   private readonly epfd: number;
   /** A timerfd in the rings' epoll set: precise 1 ms polls for traffic too slow for the watermark. */
-  private timerFd = -1;
-  private timerUs = 0;
+  private poll: PollTimer | undefined;
   private registration: PollRegistration | undefined;
   private readonly losses: LossReport;
   private readonly merge: OrderedMerge | undefined;
@@ -39,12 +34,10 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private wakeup: (() => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private waitStarted = 0;
-  private lastData = 0;
-  private interval: number;
   /** A wake-up or the timer said there is something to read (true at start). */
   private due = true;
   /** What made the next drain due: the start, a kernel wake-up or a timer. */
-  private cause: 'start' | 'kernel' | 'timer' = 'start';
+  private cause: DrainCause = 'start';
   private lastDropsPoll = 0;
   private lastCpuCheck = Date.now();
   private iterating = false;
@@ -58,7 +51,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.parts = parts;
     this.kind = parts.kind;
     this.perfRings = [...parts.perfRings];
-    this.interval = parts.flushMs; // wake-up mode until a timer finds data the kernel did not wake us for
     this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
     this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
     this.copyBatches = parts.copyBatches ?? false;
@@ -66,8 +58,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
-      this.timerFd = k.timerCreate();
-      k.epollAdd(this.epfd, this.timerFd, 0);
+      const poll = (this.poll = new PollTimer(parts.flushMs, parts.kind, parts.slowBytes));
+      k.epollAdd(this.epfd, poll.fd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
       // A ring buffer fd polls readable whenever data is waiting, wake-up or not: level-triggered, a
       // busy ring would wake the poller again the moment it is re-armed after every drain (two
@@ -75,9 +67,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
       // kernel sends a wake-up; producers that ask for none are drained by the timer (1 ms while busy).
       if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0, true);
       this.registration = k.watch(this.epfd, () => {
-        const ticks = k.timerRead(this.timerFd);
-        if (ticks > 0) this.onTick();
-        else this.stats.wakeups++;
+        const ticks = k.timerRead(poll.fd);
+        if (ticks > 0) {
+          poll.tick();
+          this.checkCpus();
+        } else this.stats.wakeups++;
         this.due = true;
         this.cause = ticks === 0 ? 'kernel' : 'timer';
         this.resolveWait();
@@ -153,16 +147,16 @@ export class EventReader implements AsyncIterable<RingEvent> {
       batch = lease && read.length > 0
         ? b.takeLeased(
             () => {
-              for (const r of read) r.release();
+              for (const r of read) r.cursor.release();
             },
             (seg, end) => {
-              for (const r of read) if (r.leasedSeg === seg) r.releaseTo(end);
+              for (const r of read) if (r.cursor.leasedSeg === seg) r.cursor.releaseTo(end);
             },
           )
         : b.take();
     } else if (lease) {
       // Only discarded records (or nothing): hand the ring space back at once.
-      for (const r of read) r.release();
+      for (const r of read) r.cursor.release();
     }
     if (!batch) return undefined;
     this.stats.received += batch.length;
@@ -202,8 +196,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   /**
    * Wait for a kernel wake-up or a timer. While the kernel wakes us by watermark, one persistent
    * watchdog (every flushMs) bounds the latency, so a wait costs no timer set-up. Traffic too slow for
-   * the watermark is polled by a timerfd in the rings' epoll set every 1 ms (hrtimer precision,
-   * unlike libuv's millisecond timers), backing off to flushMs after IDLE_MS without data.
+   * the watermark is polled by the PollTimer's timerfd in the rings' epoll set (poll-timer.ts).
    */
   private waitForData(): Promise<void> {
     return new Promise((resolve) => {
@@ -212,31 +205,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.registration?.arm();
       // The watchdog bounds the latency and keeps the process alive while we wait.
       this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
-      // The timerfd (hrtimer precision) polls slow traffic, and serves short flush intervals, which
-      // libuv's millisecond timers would stretch by up to a millisecond.
-      this.armTimer(this.interval < this.parts.flushMs || this.interval < PRECISE_BELOW_MS ? this.interval : 0);
+      this.poll?.arm();
     });
-  }
-
-  private armTimer(ms: number): void {
-    const us = Math.round(ms * 1000);
-    if (us === this.timerUs || this.released) return;
-    this.timerUs = us;
-    kernel().timerSet(this.timerFd, us);
-  }
-
-  /** Whether a drain says the traffic is too slow for the kernel to wake us in time. */
-  private slowTraffic(batch: EventBatch, cause: 'start' | 'kernel' | 'timer'): boolean {
-    const slow = this.parts.slowBytes;
-    if (this.kind === 'perf') return slow !== undefined && batch.bytes < slow;
-    // Ring buffers wake us adaptively; only producers that ask for no wake-ups need polling.
-    return cause === 'timer';
-  }
-
-  /** A timerfd tick: slow traffic keeps the 1 ms poll; after IDLE_MS without data it backs off. */
-  private onTick(): void {
-    if (Date.now() - this.lastData > IDLE_MS) this.interval = Math.min(this.interval * 2, this.parts.flushMs);
-    this.checkCpus();
   }
 
   private readonly onWatchdog = (): void => {
@@ -262,7 +232,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       clearInterval(this.watchdog);
       this.watchdog = undefined;
     }
-    if (!this.released) this.armTimer(0);
+    this.poll?.stop();
   }
 
   /**
@@ -286,10 +256,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
       // Traffic that wakes us by the watermark will do so again: the timer only needs to bound the
       // latency (flushMs). Traffic too slow for the watermark is polled every millisecond.
       if (batch) {
-        this.interval = this.slowTraffic(batch, cause) ? MIN_INTERVAL_MS : this.parts.flushMs;
-        this.lastData = Date.now();
+        this.poll?.drained(batch, cause);
+        return batch;
       }
-      if (batch) return batch;
     }
   }
 
@@ -393,7 +362,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       for (const r of this.perfRings) r.close();
       this.parts.ringbuf?.close();
       this.parts.drops?.close();
-      if (this.timerFd >= 0) kernel().close(this.timerFd);
+      this.poll?.close();
       kernel().close(this.epfd);
     }
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { positionAfter } from './ring-position.js';
+import { ConsumerCursor, positionAfter } from './ring-position.js';
 
 test('positionAfter: the position past a record, from an offset in the ring, across wraps and the double mapping', () => {
   const size = 4096;
@@ -22,4 +22,26 @@ test('positionAfter: the position past a record, from an offset in the ring, acr
   // positions past 2^32 (and 2^53 is far): still exact
   const big = 2 ** 40 + 4096 * 3;
   assert.equal(positionAfter(big + 100, big + 500, 300, mask), big + 304);
+});
+
+test('ConsumerCursor: a lease blocks reading, hands back part by part then the rest, and publishes nothing once closed', () => {
+  const published: number[] = [];
+  const c = new ConsumerCursor(4096 * 3 + 100, 4095, (p) => published.push(p), 'test ring');
+  c.checkFree();
+  c.lease(2, 4096 * 3 + 900);
+  assert.throws(() => c.checkFree(), /test ring read while a leased batch is outstanding/);
+  c.releaseTo(500); // a record ending at offset 500 of the ring: position 3 laps + 504 (8-byte aligned)
+  assert.deepEqual(published, [4096 * 3 + 504]);
+  c.releaseTo(2000); // past what the batch took: ignored
+  assert.equal(c.leasedSeg, 2);
+  c.release();
+  assert.deepEqual(published, [4096 * 3 + 504, 4096 * 3 + 900]);
+  assert.equal(c.leasedSeg, -1);
+  c.checkFree();
+  c.release(); // nothing leased: nothing published
+  c.moveTo(4096 * 4);
+  c.close();
+  c.moveTo(4096 * 5);
+  assert.deepEqual(published, [4096 * 3 + 504, 4096 * 3 + 900, 4096 * 4]);
+  assert.equal(c.pos, 4096 * 5);
 });

@@ -1,7 +1,7 @@
 /**
- * Where a record ends, as a ring position: a leased batch copies its samples out in order and hands
- * back the ring up to the last one copied (perf data_tail, ring buffer consumer_pos), before the rest
- * of the batch is read.
+ * A ring's consumer position (perf data_tail, ring buffer consumer_pos) and the lease a batch holds on
+ * the records past it: records are read in place until the batch is released, or handed back chunk by
+ * chunk as the batch copies them out (releaseTo).
  */
 
 /**
@@ -16,4 +16,64 @@ export function positionAfter(from: number, to: number, end: number, mask: numbe
   const d = (((end + 7) & ~7) - from) & mask || mask + 1;
   const p = from + d;
   return p <= to ? p : undefined;
+}
+
+export class ConsumerCursor {
+  /** The segment of the outstanding leased batch that is this ring (releaseTo() offsets are in it). */
+  leasedSeg = -1;
+  /** While a batch is leased: the position past its records. */
+  private leasedTo: number | undefined;
+  private closed = false;
+
+  /**
+   * `pos`: where the consumer is; `publish` tells the kernel a new position (the store with release
+   * semantics into the ring's mapping); `what` names the ring in errors.
+   */
+  constructor(
+    public pos: number,
+    private readonly mask: number,
+    private readonly publish: (pos: number) => void,
+    private readonly what: string,
+  ) {}
+
+  /** Throws while a leased batch is outstanding (the ring may not be read again until it is released). */
+  checkFree(): void {
+    if (this.leasedTo !== undefined) throw new Error(`${this.what} read while a leased batch is outstanding`);
+  }
+
+  /** A batch (segment `seg`) reads the records up to position `to` in place. */
+  lease(seg: number, to: number): void {
+    this.leasedSeg = seg;
+    this.leasedTo = to;
+  }
+
+  /** Consume up to `pos` now (the records are copied out). */
+  moveTo(pos: number): void {
+    this.pos = pos;
+    if (!this.closed) this.publish(pos);
+  }
+
+  /** Give the leased batch's records back to the kernel. */
+  release(): void {
+    const to = this.leasedTo;
+    this.leasedTo = undefined;
+    this.leasedSeg = -1;
+    if (to !== undefined) this.moveTo(to);
+  }
+
+  /**
+   * Give back the leased records up to the one whose data ends at offset `end` (it and the records
+   * before it are copied out); release() gives back the rest.
+   */
+  releaseTo(end: number): void {
+    if (this.leasedTo === undefined) return;
+    const p = positionAfter(this.pos, this.leasedTo, end, this.mask);
+    if (p !== undefined) this.moveTo(p);
+  }
+
+  /** The mapping is going away: nothing is published any more. */
+  close(): void {
+    this.closed = true;
+    this.leasedTo = undefined;
+  }
 }

@@ -6,7 +6,7 @@
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
-import { positionAfter } from './ring-position.js';
+import { ConsumerCursor } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -23,10 +23,8 @@ export class RingbufRing {
   private readonly data: Uint8Array;
   private readonly words: Int32Array;
   private readonly mask: number;
-  private cons: number;
-  private leasedTo: number | undefined;
-  /** The segment of the outstanding leased batch that is this ring (releaseTo() offsets are in it). */
-  leasedSeg = -1;
+  /** consumer_pos, and the lease of the batch that reads the ring in place. */
+  readonly cursor: ConsumerCursor;
   private closed = false;
 
   /** `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). */
@@ -51,66 +49,46 @@ export class RingbufRing {
     this.producerPos = new BigInt64Array(this.producerMap.buffer, 0, 1);
     this.data = new Uint8Array(this.producerMap.buffer, page, 2 * size);
     this.words = new Int32Array(this.producerMap.buffer, page, (2 * size) / 4);
-    this.cons = Number(Atomics.load(this.consumerPos, 0));
+    const consumerPos = this.consumerPos;
+    this.cursor = new ConsumerCursor(Number(Atomics.load(consumerPos, 0)), this.mask, (p) => Atomics.store(consumerPos, 0, BigInt(p)), 'ring buffer');
   }
 
   pending(): number {
     if (this.closed) return 0;
-    return Number(Atomics.load(this.producerPos, 0)) - this.cons;
+    return Number(Atomics.load(this.producerPos, 0)) - this.cursor.pos;
   }
 
   /**
    * Committed records into `b` (cpu 0). With `lease`, records stay in the (double-mapped, so always
-   * contiguous) ring until release() and the bytes taken are returned; without, they are copied,
+   * contiguous) ring until cursor.release() and the bytes taken are returned; without, they are copied,
    * consumer_pos moves at once and the number of records is returned.
    */
   readInto(b: BatchBuilder, lease: boolean): number {
     if (this.closed) return 0;
-    if (this.leasedTo !== undefined) throw new Error('ring buffer read while a leased batch is outstanding');
+    const c = this.cursor;
+    c.checkFree();
+    const cons = c.pos;
     const prod = Number(Atomics.load(this.producerPos, 0));
-    if (prod === this.cons) return 0;
+    if (prod === cons) return 0;
     if (lease) {
-      this.leasedSeg = b.segment(this.data, 0, undefined, true);
-      const end = parseRingbufInRing(this.words, this.size, this.cons, prod, b, this.leasedSeg, 0);
-      if (end === this.cons) return 0;
-      this.leasedTo = end;
-      return end - this.cons; // bytes taken (discarded records included)
+      const seg = b.segment(this.data, 0, undefined, true);
+      const end = parseRingbufInRing(this.words, this.size, cons, prod, b, seg, 0);
+      if (end === cons) return 0;
+      c.lease(seg, end);
+      return end - cons; // bytes taken (discarded records included)
     }
     const words = this.words;
-    const scan = scanRingbuf(this.cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
-    if (scan.end === this.cons) return 0;
-    const copy = copyRingbuf(this.data, this.size, this.cons, scan.end);
-    this.cons = scan.end;
-    Atomics.store(this.consumerPos, 0, BigInt(scan.end));
+    const scan = scanRingbuf(cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
+    if (scan.end === cons) return 0;
+    const copy = copyRingbuf(this.data, this.size, cons, scan.end);
+    c.moveTo(scan.end);
     return parseRingbufInto(copy, b, b.segment(copy, 0, undefined, false));
-  }
-
-  release(): void {
-    this.leasedSeg = -1;
-    if (this.leasedTo === undefined || this.closed) {
-      this.leasedTo = undefined;
-      return;
-    }
-    this.cons = this.leasedTo;
-    this.leasedTo = undefined;
-    Atomics.store(this.consumerPos, 0, BigInt(this.cons));
-  }
-
-  /**
-   * Give back the outstanding leased batch's records up to the one whose data ends at offset `end`
-   * of the (doubly mapped) data (it and the records before it are copied out); release() the rest.
-   */
-  releaseTo(end: number): void {
-    if (this.leasedTo === undefined || this.closed) return;
-    const p = positionAfter(this.cons, this.leasedTo, end, this.mask);
-    if (p === undefined) return;
-    this.cons = p;
-    Atomics.store(this.consumerPos, 0, BigInt(p));
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.cursor.close();
     const k = kernel();
     k.munmap(this.producerMap);
     k.munmap(this.consumerMap);
