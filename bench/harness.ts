@@ -83,6 +83,8 @@ export interface ReaderProc {
 /** Start a reader process pinned to the reader CPU; resolves when it is ready. */
 export async function startReader(cmd: string[], env: Record<string, string> = {}): Promise<ReaderProc> {
   const child = spawn('taskset', ['-c', READER_CPU, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  // BENCH_TEE=1: the reader's stdout also on stderr (e.g. with BENCH_NODE_ARGS=--trace-gc)
+  if (process.env.BENCH_TEE) child.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
   await waitFor(child, /ready/, cmd[0]!);
   return {
     child,

@@ -6,7 +6,7 @@
  * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings); BENCH_IDLE_OTHERS=1 calls idleOtherThreads().
  */
 import * as fs from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../src/index.js';
 
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
@@ -108,8 +108,13 @@ console.log(JSON.stringify({
         }))
         .filter((g) => g.lost > 0)
         .slice(0, 40), // the first 40
-      gcCount: gcs.length,
-      gcMaxMs: Math.max(0, ...gcs.map((g) => g[1])),
+    },
+    // the collections while measuring: count, total and longest pause, and how many were full ones
+    gc: {
+      count: gcs.length,
+      ms: +gcs.reduce((a, g) => a + g[1], 0).toFixed(1),
+      maxMs: +Math.max(0, ...gcs.map((g) => g[1])).toFixed(2),
+      major: gcs.filter((g) => g[2] === constants.NODE_PERFORMANCE_GC_MAJOR).length,
     },
   } : {}),
 }));

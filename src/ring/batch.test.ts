@@ -1,6 +1,8 @@
 /** Leased batches: data() copies the samples out of the ring in runs and hands the ring back once they are all out. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { BatchBuilder } from './batch-builder.js';
 import { CHUNK } from './batch.js';
 
@@ -12,6 +14,8 @@ function ringWith(size: number, records: { off: number; len: number }[]): Uint8A
   });
   return ring;
 }
+
+setFlagsFromString('--expose-gc');
 
 const pattern = (k: number, len: number) => Uint8Array.from({ length: len }, (_, j) => (k * 31 + j) & 0xff);
 
@@ -165,4 +169,47 @@ test('read in order, a leased batch hands each ring back up to its last copied s
   assert.equal(handedBack, 1);
   batch.release();
   assert.equal(handedBack, 1);
+});
+
+test('streamed (the event iterator): the batch lets go of each chunk\'s copies once the next chunk is read; samples handed out keep theirs', async () => {
+  const n = 3 * CHUNK;
+  const records = Array.from({ length: n }, (_, k) => ({ off: k * 72 + 8, len: 64 }));
+  const held: Uint8Array[] = [];
+  /** Read the first chunk, keep its first sample, and a weak reference to that chunk's copy. */
+  const firstChunk = (streamed: boolean) => {
+    const b = new BatchBuilder(undefined, false);
+    const g = b.segment(ringWith(1 << 20, records), 0, 0, true);
+    b.reserve(n);
+    for (const r of records) {
+      const i = b.n++;
+      b.off[i] = r.off;
+      b.len[i] = r.len;
+      b.seg[i] = g;
+    }
+    const leased = b.takeLeased(() => {});
+    const batch = streamed ? leased.streamed() : leased;
+    const copies = new WeakRef(batch.at(0).data.buffer);
+    for (let i = 1; i < CHUNK; i++) batch.at(i);
+    held.push(batch.at(CHUNK - 1).data);
+    return { batch, copies };
+  };
+  const gc = runInNewContext('gc') as () => void;
+  for (const streamed of [true, false]) {
+    held.length = 0;
+    const { batch, copies } = firstChunk(streamed);
+    // into the second chunk: the first chunk's samples are all read
+    assert.deepEqual(batch.at(CHUNK).data, pattern(CHUNK, 64));
+    await new Promise((r) => setImmediate(r)); // (a WeakRef target stays alive until the job ends)
+    held.length = 0;
+    gc();
+    assert.equal(copies.deref() === undefined, streamed, streamed ? 'nothing keeps the first chunk\'s copy' : 'a batch read at random keeps every copy');
+    // a sample kept from the chunk before keeps its bytes
+    const kept = firstChunk(streamed);
+    kept.batch.at(CHUNK);
+    await new Promise((r) => setImmediate(r));
+    gc();
+    assert.deepEqual(held[0], pattern(CHUNK - 1, 64));
+    for (let i = CHUNK + 1; i < n; i++) assert.deepEqual(batch.at(i).data, pattern(i, 64), `sample ${i}`);
+    batch.release();
+  }
 });

@@ -17,6 +17,8 @@ const BLOCK = 96 * 1024;
 /** @internal Samples copied out at a time when they are read in order (own()). */
 export const CHUNK = 1024;
 const EMPTY = new Uint8Array(0);
+/** A dropped segment (streamed()): nothing to read. */
+const GONE: Segment = { buf: EMPTY, view: undefined, cpu: -1, slot: undefined, inRing: false, ab: undefined, base: 0 };
 
 export interface Segment {
   buf: Uint8Array;
@@ -52,13 +54,12 @@ export class EventBatch implements Iterable<RingEvent> {
   /** Bytes of sample data. */
   readonly bytes: number;
   private readonly segs: Segment[];
-  // (the columns of a leased batch are the reader's scratch, replaced by copies when own() hands the
-  // ring memory back early)
-  private off: Int32Array;
-  private len: Int32Array;
-  private seg: Uint16Array;
-  private tsLo: Uint32Array | undefined;
-  private tsHi: Uint32Array | undefined;
+  // (the columns of a leased batch are the reader's scratch until it is released)
+  private readonly off: Int32Array;
+  private readonly len: Int32Array;
+  private readonly seg: Uint16Array;
+  private readonly tsLo: Uint32Array | undefined;
+  private readonly tsHi: Uint32Array | undefined;
   private readonly decoder: StructDecoder | undefined;
   private readonly padded: boolean;
   private onRelease: (() => void) | undefined;
@@ -73,6 +74,14 @@ export class EventBatch implements Iterable<RingEvent> {
   private partBack: ((seg: number, end: number) => void) | undefined;
   /** Samples below this index are out of the ring (own()). */
   private owned = 0;
+  /**
+   * Read once, in order, by the reader's event iterator (the batch is never shown): each chunk's
+   * copies are dropped from the batch when the next chunk is copied (see streamed()).
+   */
+  private once = false;
+  /** The segments own() made for the last chunk: [from, to) in segs. */
+  private chunkFrom = 0;
+  private chunkTo = 0;
 
   /** @internal built by BatchBuilder */
   constructor(
@@ -107,6 +116,18 @@ export class EventBatch implements Iterable<RingEvent> {
   /** True while the samples are read in place in the ring (release() hands the memory back). */
   get leased(): boolean {
     return this.onRelease !== undefined && this.handBack !== undefined;
+  }
+
+  /**
+   * @internal For the reader's event iterator, which reads the batch once, in order, through at(i)
+   * and never hands the batch itself out: a chunk's copies are dropped from the batch once the next
+   * chunk is copied, so they live only as long as the samples made from them (and die young, instead
+   * of being kept by the batch until it is done and then reclaimed only by full collections).
+   * Samples before the current chunk can no longer be read from the batch.
+   */
+  streamed(): this {
+    this.once = true;
+    return this;
   }
 
   /** Hand leased ring memory back to the kernel. Further access throws. Idempotent; no-op when owned. */
@@ -169,9 +190,8 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /**
    * Copy the samples [owned, to) that are in the ring into owned blocks and point the columns at the
-   * copies; once nothing of the batch is in the ring any more, hand the ring memory back at once (its
-   * columns copied out of the reader's scratch): the kernel can write into that space while the batch
-   * is still being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes
+   * copies; once nothing of the batch is in the ring any more, hand the ring memory back at once: the
+   * kernel can write into that space while the batch is still being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes
    * (one allocation per run instead of one per sample): blocks of that size come from the allocator's
    * free lists, where larger ones would be fresh pages mapped for each batch (and unmapped at the next
    * collection) — page faults that cost more than the copy; and a batch that wraps around the end of
@@ -191,6 +211,11 @@ export class EventBatch implements Iterable<RingEvent> {
     const seg = this.seg;
     // per ring segment, its current block (an index into blocks, -1: none yet), and the end of its last
     // sample copied (-1: none)
+    if (this.once) {
+      // the previous chunk's samples are all read: the batch lets go of their copies
+      for (let g = this.chunkFrom; g < this.chunkTo; g++) segs[g] = GONE;
+      this.chunkFrom = first;
+    }
     const cur = new Int32Array(first).fill(-1);
     const last = new Int32Array(first).fill(-1);
     const blocks: { g: number; start: number; end: number }[] = [];
@@ -218,6 +243,7 @@ export class EventBatch implements Iterable<RingEvent> {
       copy.set(sg.buf.subarray(b.start, b.end));
       segs.push({ buf: copy, view: undefined, cpu: sg.cpu, slot: sg.slot, inRing: false, ab: undefined, base: 0 });
     }
+    this.chunkTo = segs.length;
     this.owned = to;
     if (to < n) {
       // every sample before `to` is out of the ring: the kernel may write over them already
@@ -229,12 +255,8 @@ export class EventBatch implements Iterable<RingEvent> {
     for (let g = 0; g < first; g++) if (segs[g]!.inRing) segs[g] = { ...segs[g]!, buf: EMPTY, inRing: false, ab: undefined, node: undefined };
     const leased = this.handBack;
     if (leased !== undefined) {
-      this.off = off.slice(0, n);
-      this.len = len.slice(0, n);
-      this.seg = seg.slice(0, n);
-      this.tsLo = this.tsLo?.slice(0, n);
-      this.tsHi = this.tsHi?.slice(0, n);
-      // owned from now on (still released, as any batch, when the next one is read)
+      // owned from now on. The columns stay the reader's scratch: it fills them again only after
+      // releasing this batch (as any batch, when the next one is read).
       this.handBack = undefined;
       this.partBack = undefined;
       leased();
@@ -336,16 +358,15 @@ export class EventBatch implements Iterable<RingEvent> {
   at(i: number): Sample {
     const data = this.data(i);
     const s = this.segs[this.seg[i]!]!;
-    const sample: Sample = { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data };
     const d = this.decoder;
     const n = this.len[i]!; // (data.length: byteLength is a slow accessor in this V8)
-    if (d && n >= d.size) {
-      const ev = d.decode(this.dataView(s), this.off[i]!, s.buf.length);
-      sample.event = ev;
-      const p = this.lengthOf(n, ev);
-      if (p > 0) sample.packet = data.subarray(d.size, d.size + p);
-    }
-    return sample;
+    if (d === undefined || n < d.size) return { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data };
+    const event = d.decode(this.dataView(s), this.off[i]!, s.buf.length);
+    const p = this.lengthOf(n, event);
+    // (each shape made whole by one literal: properties added later would go to a separate store)
+    return p > 0
+      ? { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data, event, packet: data.subarray(d.size, d.size + p) }
+      : { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data, event };
   }
 
   /** All events as objects: samples in ring order, then the loss notices. */

@@ -291,7 +291,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     };
     const refill = async (): Promise<IteratorResult<RingEvent>> => {
       for (;;) {
-        batch = await this.nextBatch();
+        batch = (await this.nextBatch())?.streamed();
         i = 0;
         if (!batch) return finish();
         if (batch.count > 0) return take();
