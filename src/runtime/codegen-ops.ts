@@ -265,3 +265,36 @@ export function storeCode(pc: number, b: Operand, off: number, size: number, vl:
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { ${stackBase ? `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});` : `${slowCached(pc, b, `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`)} ${REFRESH}`} }`;
 }
 
+
+/** One plain store of a run (storeRunCode): instruction, offset from the base, width, value. */
+export interface RunStore {
+  pc: number;
+  off: number;
+  size: number;
+  vl: string;
+  vh: string;
+}
+
+/**
+ * Consecutive stores through one base register (a struct being filled, a memset): one bounds check for
+ * the bytes they span, then each store inline; when the span is not wholly in one region (or the region
+ * is not cached yet), the stores one by one (`each`: their own checks, faulting where they would).
+ */
+export function storeRunCode(b: Operand, run: RunStore[], each: string): string {
+  const lo = Math.min(...run.map((s) => s.off));
+  const span = Math.max(...run.map((s) => s.off + s.size)) - lo;
+  const first = run[0]!.pc;
+  const all = (v: string) =>
+    run
+      .map(({ off, size, vl, vh }) => {
+        const at = off === lo ? 't' : `t + ${off - lo}`;
+        return size === 8 ? `${v}.setInt32(${at}, ${vl}, true); ${v}.setInt32(${at} + 4, ${vh}, true);` : `${v}.${SET[size]}(${at}, ${vl}${size === 1 ? '' : ', true'});`;
+      })
+      .join(' ');
+  return (
+    `t = ${b.ul} + ${lo}; if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }` +
+    ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }` +
+    ` else if (${b.h} === (q = RC${first}).id && q.live && q.writable && t >= 0 && t <= q.size - ${span}) { ${all('q.view')} }` +
+    ` else { ${each} }`
+  );
+}

@@ -19,7 +19,7 @@ import type { RunEnv } from './env.js';
 import { pairHelper } from './helpers-pair.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
-import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, CLOBBER, REFRESH } from './codegen-ops.js';
+import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, storeRunCode, CLOBBER, REFRESH, type RunStore } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
 import { blockInfo, lookupCode, mapOfR1, type Bind, type BlockInfo } from './codegen-maps.js';
 
@@ -57,6 +57,38 @@ interface Flow {
 }
 
 const isExit = (op: number) => ((op & 7) === Cls.JMP || (op & 7) === Cls.JMP32) && op >> 4 === 0x9;
+
+/** Instruction `i` as one plain store (ST/STX in MEM mode), else undefined. */
+function plainStore(c: Decoded, i: number): (RunStore & { base: number }) | undefined {
+  const op = c.op[i]!;
+  const cls = op & 7;
+  if ((cls !== Cls.ST && cls !== Cls.STX) || (op & 0xe0) !== Mode.MEM) return undefined;
+  const v = cls === Cls.ST ? immOp(c.imm[i]!) : reg(c.src[i]!);
+  return { pc: i, base: c.dst[i]!, off: c.off[i]!, size: SIZE_BYTES[(op >> 3) & 3]!, vl: v.l, vh: v.h };
+}
+
+/**
+ * The code from instruction `i` on: a run of two or more plain stores through the same base register
+ * (not the stack pointer; none of them but the first a jump target) as one (storeRunCode), else
+ * instruction i alone. Returns the code and the next instruction.
+ */
+function codeFrom(p: Linked, i: number, flow: Flow, isTarget: (k: number) => boolean): [string, number] {
+  const c = p.code;
+  const s = plainStore(c, i);
+  if (s !== undefined && s.base !== 10) {
+    const run: RunStore[] = [s];
+    for (let k = i + 1; k < c.count && !isTarget(k); k++) {
+      const n = plainStore(c, k);
+      if (n === undefined || n.base !== s.base) break;
+      run.push(n);
+    }
+    if (run.length > 1) {
+      const each = run.map((r) => insnCode(p, r.pc, flow)).join(' ');
+      return [storeRunCode(reg(s.base), run, each), i + run.length];
+    }
+  }
+  return [insnCode(p, i, flow), c.op[i] === 0x18 ? i + 2 : i + 1];
+}
 
 /** The code of instruction `i` (for ld_imm64, of both its slots). */
 function insnCode(p: Linked, i: number, flow: Flow): string {
@@ -196,10 +228,11 @@ function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | '
       if (t !== undefined) targets.add(t);
     }
     const lines: string[] = [[...targets].sort((x, y) => y - x).map((t) => `L${t}: {`).join(' ')];
-    for (let i = a; i < b; i++) {
+    for (let i = a; i < b; ) {
       if (targets.has(i)) lines.push(`} // ${i}`);
-      lines.push(insnCode(p, i, flow));
-      if (c.op[i] === 0x18) i++;
+      const [code, next] = codeFrom(p, i, flow, (k) => targets.has(k) || k >= b);
+      lines.push(code);
+      i = next;
     }
     return lines;
   };
@@ -302,13 +335,12 @@ function dispatchLoop(p: Linked, common: Pick<Flow, 'blocks' | 'bind'>): { sourc
     exit: () => (calls ? `if (fp === 0) { T.h = r0h; return r0l; } fp -= ${FRAME}; pc = FR[fp]; ${restore} continue;` : 'T.h = r0h; return r0l;'),
   };
   const lines: string[] = [];
-  for (let i = 0; i < c.count; i++) {
+  for (let i = 0; i < c.count; ) {
     if (targets.has(i)) lines.push(`case ${i}:`);
-    lines.push(insnCode(p, i, flow));
-    if (c.op[i] === 0x18) {
-      i++;
-      if (targets.has(i)) lines.push(`case ${i}:`);
-    }
+    const [code, next] = codeFrom(p, i, flow, (k) => targets.has(k));
+    lines.push(code);
+    if (next === i + 2 && c.op[i] === 0x18 && targets.has(i + 1)) lines.push(`case ${i + 1}:`);
+    i = next;
   }
   const regs = Array.from({ length: 10 }, (_, n) => (n === 1 ? 'r1l = argl, r1h = argh' : `r${n}l = 0, r${n}h = 0`)).join(', ');
   const source = `const FR = new Int32Array(${MAX_CALL_DEPTH * FRAME});

@@ -235,3 +235,23 @@ test('an endless loop is stopped', () => {
   assert.throws(() => loadRaw(code, { mode: 'interpreter' }).run(), stopped(/^program 'raw' ran more than 16777216 instructions \(instruction [12]\); stopped$/));
   assert.throws(() => loadRaw(code, { mode: 'compiled' }).run(), stopped(/^program 'raw' ran more than 16777216 backward jumps \(instruction 2\); stopped$/));
 });
+
+test('a run of stores through one pointer: written in order, and a store past the region faults at its own instruction', () => {
+  const pkt = Uint8Array.from({ length: 12 }, (_, k) => k);
+  // r2 = data; *(u32 *)(r2 + 0) = 0x11111111 (the packet is copied in); r3 = 0x2222; then a run:
+  // *(u16 *)(r2 + 4) = r3; *(u8 *)(r2 + 5) = 0x33 (over the u16's high byte); *(u32 *)(r2 + 8) = 0x44444444
+  const fill = [insn(0x61, 2, 1, 76, 0), insn(0x62, 2, 0, 0, 0x11111111), movImm(3, 0x2222), insn(0x6b, 2, 3, 4, 0), insn(0x72, 2, 0, 5, 0x33), insn(0x62, 2, 0, 8, 0x44444444)];
+  expectR0([...fill, insn(0x79, 0, 2, 0, 0)], 0x0706332211111111n, pkt);
+  // ... the same before the packet is copied in: the first store of the run copies it
+  expectR0([insn(0x61, 2, 1, 76, 0), movImm(3, 0x2222), ...fill.slice(3), insn(0x79, 0, 2, 0, 0)], 0x0706332203020100n, pkt);
+  // on the stack through r2 = r10 - 16, all in bounds; r0 = *(u64 *)(r2 + 4)
+  expectR0([mov(2, 10), insn(0x07, 2, 0, 0, -16), insn(0x62, 2, 0, 0, 1), insn(0x62, 2, 0, 4, 2), insn(0x62, 2, 0, 8, 3), insn(0x79, 0, 2, 4, 0)], 0x0000000300000002n);
+  for (const mode of MODES) {
+    const p = loadRaw(assemble([...fill, movImm(0, 0), exit]), { mode });
+    p.run({ packet: pkt });
+    assert.deepEqual(Array.from(p.skb.frame), [0x11, 0x11, 0x11, 0x11, 0x22, 0x33, 6, 7, 0x44, 0x44, 0x44, 0x44], mode);
+  }
+  // the same run on the stack through r2 = r10 - 8: the third store (at r10 - 8 + 8) is past the top
+  const stack = [mov(2, 10), insn(0x07, 2, 0, 0, -8), insn(0x62, 2, 0, 0, 1), insn(0x62, 2, 0, 4, 2), insn(0x62, 2, 0, 8, 3), exit];
+  expectFault(stack, 4, /instruction 4: store of 4 bytes at 0x100001000 is outside the program's memory: past the end of the stack/);
+});

@@ -98,6 +98,24 @@ const viaPointerArb = (regs: number[]) =>
       }),
   );
 
+/**
+ * Consecutive stores through one pointer (the compiled path checks the bytes they span at once): p = the
+ * stack at r10 - 8k (the run may cross the stack's top: a fault at the store that does) or the
+ * packet's data (read-only until copied in; past its end: a fault), then 2-6 stores at p + offsets.
+ */
+const storeRunArb = (regs: number[], ctx: boolean) =>
+  fc
+    .record({
+      p: fc.constantFrom(...regs),
+      k: fc.integer({ min: 1, max: 8 }),
+      packet: fc.boolean(),
+      stores: fc.array(fc.record({ size: sizeArb, off: fc.integer({ min: -8, max: 40 }), reg: fc.boolean(), src: anyReg, imm: immArb }), { minLength: 2, maxLength: 6 }),
+    })
+    .map(({ p, k, packet, stores }): Item => [
+      ...(packet && ctx ? [I(0x79, p, 10, CTX_SLOT), I(0x61, p, p, 76)] : [I(0xbf, p, 10), I(0x07, p, 0, 0, -8 * k)]),
+      ...stores.map((t) => (t.reg ? I(0x63 | SIZE_BITS[t.size]!, p, t.src, t.off) : I(0x62 | SIZE_BITS[t.size]!, p, 0, t.off, t.imm))),
+    ]);
+
 /** A load or store through any register (mostly not a pointer: a fault). */
 const derefArb = (regs: number[]) =>
   fc
@@ -158,6 +176,7 @@ const simpleArb = (regs: number[], ctx: boolean) =>
     { weight: 2, arbitrary: atomicArb(regs) },
     { weight: 1, arbitrary: viaPointerArb(regs) },
     { weight: 1, arbitrary: derefArb(regs) },
+    { weight: 1, arbitrary: storeRunArb(regs, ctx) },
     { weight: 1, arbitrary: helperArb },
     { weight: ctx ? 2 : 0, arbitrary: ctx ? ctxArb(regs) : aluArb(regs) },
   );
