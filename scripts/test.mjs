@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sweepLeftovers } from './test-leftovers.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -58,6 +59,14 @@ if (!unitOnly && process.getuid?.() === 0) {
   }
 }
 
+// Pins and namespaces of earlier test processes killed before their cleanup (not of live ones).
+const sweep = (when) => {
+  if (unitOnly || process.getuid?.() !== 0) return;
+  const removed = sweepLeftovers();
+  if (removed.length) console.log(`test: removed ${removed.length} leftovers of killed test processes ${when}: ${removed.join(', ')}`);
+};
+sweep('(an earlier run)');
+
 let failed = false;
 for (const g of groups) {
   if (g.files.length === 0) continue;
@@ -70,5 +79,6 @@ for (const g of groups) {
   );
   console.log(`== ${g.name}: ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (r.status !== 0) failed = true;
+  sweep(`(${g.name} tests)`);
 }
 process.exit(failed ? 1 : 0);

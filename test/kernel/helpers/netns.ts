@@ -73,8 +73,10 @@ function allocate() {
   const id = `${process.pid.toString(36)}${n.toString(36)}`;
   const block = ((process.pid * 64 + n) % 32768) * 4;
   const ip = (host: number) => `198.${18 + (block >> 16)}.${(block >> 8) & 255}.${(block & 255) + host}`;
+  // (bpt-PID-N, PID in base 36: scripts/test-leftovers.mjs finds those of killed test processes)
+  const name = `bpt-${process.pid.toString(36)}-${n.toString(36)}`;
   return {
-    name: `bpt-${id}`, peerName: `bpt-${id}-p`, dev: `bt${id}a`, peerDev: `bt${id}b`, addr: ip(1), peerAddr: ip(2),
+    name, peerName: `${name}-p`, dev: `bt${id}a`, peerDev: `bt${id}b`, addr: ip(1), peerAddr: ip(2),
   };
 }
 
