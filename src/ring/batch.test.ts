@@ -17,6 +17,21 @@ function ringWith(size: number, records: { off: number; len: number }[]): Uint8A
 
 setFlagsFromString('--expose-gc');
 
+/** A builder holding `records` of `ring` (one segment, CPU 0) as its samples. */
+function builderOf(ring: Uint8Array, records: { off: number; len: number }[]): BatchBuilder {
+  const b = new BatchBuilder(undefined, false);
+  const g = b.segment(ring, 0, 0, true);
+  b.reserve(records.length);
+  for (const r of records) {
+    const i = b.n++;
+    b.off[i] = r.off;
+    b.len[i] = r.len;
+    b.seg[i] = g;
+    b.bytes += r.len;
+  }
+  return b;
+}
+
 const pattern = (k: number, len: number) => Uint8Array.from({ length: len }, (_, j) => (k * 31 + j) & 0xff);
 
 test('data() of a leased batch: runs of samples copied (a wrap around the ring end, runs over the block size), the ring handed back once, the copies independent of it', () => {
@@ -81,18 +96,8 @@ test('data() read in order copies a large leased batch a chunk at a time; the ri
   const records = Array.from({ length: n }, (_, k) => ({ off: k * 72 + 8, len: 64 }));
   for (const outOfOrder of [false, true]) {
     const ring = ringWith(SIZE, records);
-    const b = new BatchBuilder(undefined, false);
-    const g = b.segment(ring, 0, 0, true);
-    b.reserve(n);
-    for (const r of records) {
-      const i = b.n++;
-      b.off[i] = r.off;
-      b.len[i] = r.len;
-      b.seg[i] = g;
-      b.bytes += r.len;
-    }
     let handedBack = 0;
-    const batch = b.takeLeased(() => handedBack++);
+    const batch = builderOf(ring, records).takeLeased(() => handedBack++);
     const views: Uint8Array[] = [];
     views.push(batch.data(0));
     assert.equal(handedBack, 0, 'one chunk copied: the rest is still read in the ring');
@@ -177,16 +182,7 @@ test('streamed (the event iterator): the batch lets go of each chunk\'s copies o
   const held: Uint8Array[] = [];
   /** Read the first chunk, keep its first sample, and a weak reference to that chunk's copy. */
   const firstChunk = (streamed: boolean) => {
-    const b = new BatchBuilder(undefined, false);
-    const g = b.segment(ringWith(1 << 20, records), 0, 0, true);
-    b.reserve(n);
-    for (const r of records) {
-      const i = b.n++;
-      b.off[i] = r.off;
-      b.len[i] = r.len;
-      b.seg[i] = g;
-    }
-    const leased = b.takeLeased(() => {});
+    const leased = builderOf(ringWith(1 << 20, records), records).takeLeased(() => {});
     const batch = streamed ? leased.streamed() : leased;
     const copies = new WeakRef(batch.at(0).data.buffer);
     for (let i = 1; i < CHUNK; i++) batch.at(i);

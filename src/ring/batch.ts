@@ -197,10 +197,11 @@ export class EventBatch implements Iterable<RingEvent> {
    * collection) — page faults that cost more than the copy; and a batch that wraps around the end of
    * the ring copies its two runs, not the whole ring between them.
    *
-   * Samples read in order are copied CHUNK at a time: a block then lives about as long as its own
-   * samples are being read, and dies young. Copied all at once, a large batch's blocks outlive the
-   * young generation's collections while its events are read, get promoted, and their memory comes
-   * back only with full collections (which the reader then runs back to back).
+   * Samples read in order are copied CHUNK at a time, and the event iterator's batches (streamed())
+   * let go of a chunk's blocks when the next chunk is copied: a block then lives about as long as its
+   * own samples are being read, and dies young. Kept for the whole batch (or copied all at once), a
+   * large batch's blocks outlive the young generation's collections while its events are read, get
+   * promoted, and their memory comes back only with full collections.
    */
   private own(to: number = this.length): void {
     const n = this.length;
@@ -209,13 +210,13 @@ export class EventBatch implements Iterable<RingEvent> {
     const off = this.off;
     const len = this.len;
     const seg = this.seg;
-    // per ring segment, its current block (an index into blocks, -1: none yet), and the end of its last
-    // sample copied (-1: none)
     if (this.once) {
       // the previous chunk's samples are all read: the batch lets go of their copies
       for (let g = this.chunkFrom; g < this.chunkTo; g++) segs[g] = GONE;
       this.chunkFrom = first;
     }
+    // per ring segment, its current block (an index into blocks, -1: none yet), and the end of its last
+    // sample copied (-1: none)
     const cur = new Int32Array(first).fill(-1);
     const last = new Int32Array(first).fill(-1);
     const blocks: { g: number; start: number; end: number }[] = [];
