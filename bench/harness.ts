@@ -137,7 +137,8 @@ export async function measure(
     eventsPerSec: Math.round(received / p.seconds),
     readerCpuNsPerEvent: received ? Math.round((Number(r.cpuSeconds) * 1e9) / received * 10) / 10 : 0,
   };
-  if (r.gaps) (row as unknown as Record<string, unknown>).gaps = r.gaps; // BENCH_GAPS=1
+  // BENCH_GAPS=1: the batch gaps and the reader's collections
+  for (const k of ['gaps', 'gc'] as const) if (r[k]) (row as unknown as Record<string, unknown>)[k] = r[k];
   if (r.latencyUs && (r.latencyUs as { p50: number }).p50 > 0) row.latencyUs = { ...(r.latencyUs as Row['latencyUs'] & object), ...(r.slow !== undefined ? { over2ms: r.slow } : {}) } as Row['latencyUs'];
   return row;
 }
