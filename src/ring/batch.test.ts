@@ -5,6 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BatchBuilder } from './batch-builder.js';
 import { CHUNK } from './batch.js';
+import { ClosedError } from '../errors.js';
 
 /** A synthetic ring of `size` bytes holding `records` at the given offsets, each filled with its own byte pattern. */
 function ringWith(size: number, records: { off: number; len: number }[]): Uint8Array {
@@ -207,5 +208,23 @@ test('streamed (the event iterator): the batch lets go of each chunk\'s copies o
     assert.deepEqual(held[0], pattern(CHUNK - 1, 64));
     for (let i = CHUNK + 1; i < n; i++) assert.deepEqual(batch.at(i).data, pattern(i, 64), `sample ${i}`);
     batch.release();
+  }
+});
+
+test('a released leased batch throws on every per-sample accessor (its columns are the reader\'s scratch again), also after its samples were copied out', () => {
+  const records = Array.from({ length: 4 }, (_, k) => ({ off: k * 72 + 8, len: 64 }));
+  for (const copiedOut of [false, true]) {
+    const batch = builderOf(ringWith(4096, records), records).takeLeased(() => {});
+    if (copiedOut) for (let i = 0; i < batch.length; i++) batch.data(i);
+    assert.equal(batch.size(1), 64);
+    batch.release();
+    const calls: [string, () => unknown][] = [
+      ['size', () => batch.size(1)], ['cpu', () => batch.cpu(1)], ['slot', () => batch.slot(1)], ['ts', () => batch.ts(1)],
+      ['tsNumber', () => batch.tsNumber(1)], ['data', () => batch.data(1)], ['at', () => batch.at(1)], ['raw', () => batch.raw(1)],
+      ['hex', () => batch.hex(1)], ['copyTo', () => batch.copyTo(1, new Uint8Array(64))], ['packetLength', () => batch.packetLength(1)],
+    ];
+    for (const [name, call] of calls) assert.throws(call, (e) => e instanceof ClosedError, `${name}${copiedOut ? ' (copied out)' : ''}`);
+    assert.equal(batch.length, 4);
+    assert.equal(batch.bytes, 256);
   }
 });

@@ -156,15 +156,18 @@ export class EventBatch implements Iterable<RingEvent> {
   }
 
   cpu(i: number): number {
+    this.check();
     return this.segs[this.seg[i]!]!.cpu;
   }
 
   slot(i: number): number | undefined {
+    this.check();
     return this.segs[this.seg[i]!]!.slot;
   }
 
   /** Size of sample i in bytes (perf: including the kernel's padding to 8 bytes). */
   size(i: number): number {
+    this.check();
     return this.len[i]!;
   }
 
@@ -294,6 +297,7 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /** Kernel timestamp (CLOCK_MONOTONIC ns) of sample i, when the ring records them. */
   ts(i: number): bigint | undefined {
+    this.check();
     if (!this.tsLo || !this.tsHi) return undefined;
     // one BigInt through a scratch (BigInt(number) costs four times as much)
     return joinU64(this.tsLo[i]!, this.tsHi[i]!);
@@ -301,6 +305,7 @@ export class EventBatch implements Iterable<RingEvent> {
 
   /** Timestamp as a number of ns (exact below 2^53 ns, about 104 days of uptime). */
   tsNumber(i: number): number | undefined {
+    this.check();
     if (!this.tsLo || !this.tsHi) return undefined;
     return this.tsHi[i]! * 4294967296 + this.tsLo[i]!;
   }
@@ -325,6 +330,7 @@ export class EventBatch implements Iterable<RingEvent> {
    * value is a possible length, that value is used; otherwise the padding stays in.
    */
   packetLength(i: number): number {
+    this.check();
     const d = this.decoder;
     if (!d) return 0;
     const n = this.len[i]!;
