@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linearize, parsePerfRecords, perfSampleRecordSize, PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from './perf-records.js';
+import { linearize, parsePerfInRing, parsePerfRecords, perfSampleRecordSize, PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from './perf-records.js';
+import { BatchBuilder } from './batch-builder.js';
 import { BpfpipeError } from '../errors.js';
 
 /** Writes records into a ring the way the kernel does (independent of the parser). */
@@ -117,4 +118,30 @@ test('unknown record types are skipped and reported', () => {
   const others: number[] = [];
   parsePerfRecords(buf, false, { sample() {}, lost() {}, other: (t) => others.push(t) });
   assert.deepEqual(others, [5]);
+});
+
+test('in place, a limit stops at the end of the record that reaches it (a straddling one too), and reading on from there gets the rest', () => {
+  const size = 256;
+  for (let start = 0; start < size; start += 8) {
+    const r = new FakePerfRing(size, start);
+    // 6 samples of 40 bytes (record 56) and a loss notice: 360 bytes, over a ring of 256 in two reads
+    const payloads = Array.from({ length: 6 }, (_, k) => new Array(40).fill(k + 1));
+    r.sample(payloads[0]!);
+    r.sample(payloads[1]!);
+    r.lost(3);
+    r.sample(payloads[2]!);
+    const mid = r.head;
+    const u32 = new Uint32Array(r.ring.buffer);
+    const lost: number[] = [];
+    const b = new BatchBuilder(undefined, true);
+    const seg = b.segment(r.ring, 0, 0, true);
+    const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, (n) => lost.push(n), 60);
+    assert.equal(end, start + 56 + 56, `start ${start}: stops after the record that reaches 60 bytes`);
+    assert.equal(b.n, 2);
+    const rest = parsePerfInRing(r.ring, u32, end, mid, false, b, seg, 0, 0, (n) => lost.push(n), 60);
+    assert.equal(rest, mid, `start ${start}: the loss notice and the third sample`);
+    assert.deepEqual(lost, [3]);
+    const batch = b.take();
+    assert.deepEqual([...Array(batch.length).keys()].map((i) => [...batch.data(i).subarray(0, 40)]), payloads.slice(0, 3));
+  }
 });

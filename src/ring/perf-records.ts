@@ -174,8 +174,9 @@ export function parsePerfInto(
 /**
  * Parse the records of [tail, head) in place in the ring (`u32` views the data area, which is page
  * aligned). Contiguous samples point into the ring segment `ringSeg`; a record that straddles the end
- * of the ring is copied out and reassembled into its own segment. Returns nothing; the caller moves
- * data_tail to `head` only when the batch is released.
+ * of the ring is copied out and reassembled into its own segment. Stops at `head`, or once `limit`
+ * bytes are taken (at a record's end). Returns the position after the last record taken; the caller
+ * moves data_tail there only when the batch is released.
  */
 export function parsePerfInRing(
   ring: Uint8Array,
@@ -188,7 +189,8 @@ export function parsePerfInRing(
   cpu: number,
   slot: number,
   onLost: (count: number) => void,
-): void {
+  limit = Infinity,
+): number {
   const size = ring.byteLength;
   const mask = size - 1;
   if (head - tail > size || head < tail) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${head - tail} bytes apart in a ring of ${size}`);
@@ -202,7 +204,8 @@ export function parsePerfInRing(
   let bytes = 0;
   if (timestamps) b.withTs = true;
   let p = tail;
-  while (p < head) {
+  const stop = tail + limit;
+  while (p < head && p < stop) {
     const o = p & mask;
     const w = o >>> 2;
     const type = u32[w]!;
@@ -243,4 +246,5 @@ export function parsePerfInRing(
   }
   b.n = n;
   b.bytes += bytes;
+  return p;
 }

@@ -92,10 +92,11 @@ export class PerfRing {
 
   /**
    * Parse what the kernel has written into `b`. With `lease`, samples stay in the ring and the
-   * caller must call cursor.release() before reading again; without, they are copied out and data_tail moves
-   * at once. Returns the number of bytes taken.
+   * caller must call cursor.release() before reading again (at most about `limit` bytes are taken:
+   * pending() tells what is left); without, they are copied out and data_tail moves at once. Returns
+   * the number of bytes taken.
    */
-  readInto(b: BatchBuilder, onLost: (count: number) => void, lease: boolean): number {
+  readInto(b: BatchBuilder, onLost: (count: number) => void, lease: boolean, limit = Infinity): number {
     if (this.closed) return 0;
     const c = this.cursor;
     c.checkFree();
@@ -105,9 +106,9 @@ export class PerfRing {
     if (n <= 0) return 0;
     if (lease) {
       const seg = b.segment(this.data, this.cpu, this.slot, true);
-      parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, onLost);
-      c.lease(seg, head);
-      return n;
+      const end = parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, onLost, limit);
+      c.lease(seg, end);
+      return end - tail;
     }
     const copy = linearize(this.data, tail, head);
     c.moveTo(head);

@@ -126,12 +126,26 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const b = this.builder;
     const onLost = this.onLost;
     const read: (PerfRing | RingbufRing)[] = [];
+    // A leased batch holds its rings' space until it is released: at most a quarter of a ring at a
+    // time (the default watermark), so that after a stall the space comes back a part at a time while
+    // the backlog is read, instead of all of it only once the whole backlog is; a ring that had more
+    // is drained again at once (due).
+    let more = false;
     for (const ring of this.perfRings) {
       this.currentRing = ring;
-      if (ring.readInto(b, onLost, lease) > 0) read.push(ring);
+      const limit = lease ? ring.size >>> 2 : Infinity;
+      const n = ring.readInto(b, onLost, lease, limit);
+      if (n > 0) read.push(ring);
+      if (n >= limit) more = true;
     }
     const rb = this.parts.ringbuf;
-    if (rb && rb.readInto(b, lease) > 0) read.push(rb);
+    if (rb) {
+      const limit = lease ? rb.size >>> 2 : Infinity;
+      const n = rb.readInto(b, lease, limit);
+      if (n > 0) read.push(rb);
+      if (n >= limit) more = true;
+    }
+    if (more) this.due = true;
     const now = Date.now();
     if (this.parts.drops && (final || now - this.lastDropsPoll >= this.parts.flushMs)) {
       this.lastDropsPoll = now;

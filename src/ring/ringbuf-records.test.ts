@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanRingbuf, copyRingbuf, parseRingbufRecords, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './ringbuf-records.js';
+import { scanRingbuf, copyRingbuf, parseRingbufInRing, parseRingbufRecords, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './ringbuf-records.js';
+import { BatchBuilder } from './batch-builder.js';
 import { BpfpipeError } from '../errors.js';
 
 /** A ring written like kernel/bpf/ringbuf.c does (single mapping; the wrap is explicit). */
@@ -85,4 +86,31 @@ test('a length that does not fit is a typed error', () => {
   r.write([1, 2, 3]);
   r.data[0] = 0xff; // len 255 > ring
   assert.throws(() => scanRingbuf(0, r.prod, 63, (o) => r.len(o)), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
+});
+
+test('in place (double mapping), a limit stops at the end of the record that reaches it; reading on from there gets the rest', () => {
+  const size = 128;
+  for (let start = 0; start < size * 2; start += 8) {
+    const r = new FakeRingbuf(size, start);
+    const payloads = [Array.from({ length: 13 }, (_, i) => i + 1), [7, 7, 7], Array.from({ length: 20 }, (_, i) => 200 - i), [5]];
+    r.write(payloads[0]!);
+    r.write([9, 9], 'discard');
+    r.write(payloads[1]!);
+    r.write(payloads[2]!);
+    r.write(payloads[3]!);
+    const doubled = new Uint8Array(size * 2);
+    doubled.set(r.data, 0);
+    doubled.set(r.data, size);
+    const words = new Int32Array(doubled.buffer);
+    const b = new BatchBuilder(undefined, false);
+    const seg = b.segment(doubled, 0, undefined, true);
+    // records of 24, 16 (discarded), 16, 32 and 16 bytes: a limit of 30 stops after the discarded one
+    const end = parseRingbufInRing(words, size, start, r.prod, b, seg, 0, 30);
+    assert.equal(end, start + 40, `start ${start}`);
+    assert.equal(b.n, 1);
+    assert.equal(parseRingbufInRing(words, size, end, r.prod, b, seg, 0, 30), start + 40 + 48, `start ${start}: two more`);
+    assert.equal(parseRingbufInRing(words, size, start + 88, r.prod, b, seg, 0, 30), r.prod);
+    const batch = b.take();
+    assert.deepEqual([...Array(batch.length).keys()].map((i) => [...batch.data(i)]), payloads, `start ${start}`);
+  }
 });

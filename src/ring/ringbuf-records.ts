@@ -127,8 +127,9 @@ export function parseRingbufInto(buf: Uint8Array, b: BatchBuilder, segment: numb
 /**
  * The fast path, in one pass over the mapped ring (double-mapped: records never wrap): walk the
  * records from `cons`, reading each length word with an acquire load, stopping at the first BUSY
- * record or at `prod`; committed records go into the batch as views into `data` (segment `seg`).
- * Returns the consumer position after the last record taken.
+ * record, at `prod`, or once `limit` bytes are taken (at a record's end); committed records go into
+ * the batch as views into `data` (segment `seg`). Returns the consumer position after the last record
+ * taken.
  */
 export function parseRingbufInRing(
   words: Int32Array,
@@ -138,6 +139,7 @@ export function parseRingbufInRing(
   b: BatchBuilder,
   seg: number,
   base: number,
+  limit = Infinity,
 ): number {
   const mask = size - 1;
   b.reserve(((prod - cons) >>> 4) + 1);
@@ -147,7 +149,8 @@ export function parseRingbufInRing(
   let n = b.n;
   let bytes = 0;
   let pos = cons;
-  while (pos < prod) {
+  const stop = cons + limit;
+  while (pos < prod && pos < stop) {
     const o = pos & mask;
     const hdr = Atomics.load(words, o >>> 2) >>> 0;
     if (hdr & RINGBUF_BUSY_BIT) break;

@@ -60,10 +60,11 @@ export class RingbufRing {
 
   /**
    * Committed records into `b` (cpu 0). With `lease`, records stay in the (double-mapped, so always
-   * contiguous) ring until cursor.release() and the bytes taken are returned; without, they are copied,
-   * consumer_pos moves at once and the number of records is returned.
+   * contiguous) ring until cursor.release() and the bytes taken are returned (at most about `limit`:
+   * pending() tells what is left); without, they are copied, consumer_pos moves at once and the number
+   * of records is returned.
    */
-  readInto(b: BatchBuilder, lease: boolean): number {
+  readInto(b: BatchBuilder, lease: boolean, limit = Infinity): number {
     if (this.closed) return 0;
     const c = this.cursor;
     c.checkFree();
@@ -72,7 +73,7 @@ export class RingbufRing {
     if (prod === cons) return 0;
     if (lease) {
       const seg = b.segment(this.data, 0, undefined, true);
-      const end = parseRingbufInRing(this.words, this.size, cons, prod, b, seg, 0);
+      const end = parseRingbufInRing(this.words, this.size, cons, prod, b, seg, 0, limit);
       if (end === cons) return 0;
       c.lease(seg, end);
       return end - cons; // bytes taken (discarded records included)

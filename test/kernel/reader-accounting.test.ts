@@ -59,14 +59,18 @@ for (const size of [64, 256, 1024]) {
 
 for (const kind of ['perf', 'ringbuf'] as const) {
   test(`${kind}: events read one by one hand their ring space back as they are copied out, not when the batch ends`, async () => {
-    // A 256 KiB ring; 64 B events take 88 B (perf: header, time, size, padding) or 72 B (ring buffer).
-    const obj = bench({ maxEntries: { bench_rb: 256 * 1024 } });
+    // A 1 MiB ring (a leased batch takes at most a quarter: 256 KiB, more than one chunk of samples);
+    // 64 B events take 80 B (perf: header, size, padding) or 72 B (ring buffer). `first` leaves 20 KiB
+    // free; `second` fits only once the first chunk's space (80 or 72 KiB) is back.
+    const RING = 1024 * 1024;
+    const obj = bench({ maxEntries: { bench_rb: RING } });
     try {
       const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
       const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
-      await using reader = await openEvents(map, { pagesPerCpu: 64, slots: kind === 'perf' ? [cpu] : undefined });
-      const first = kind === 'perf' ? 2500 : 3000;
-      const second = kind === 'perf' ? 1200 : 1500;
+      await using reader = await openEvents(map, { pagesPerCpu: RING / 4096, slots: kind === 'perf' ? [cpu] : undefined });
+      const record = kind === 'perf' ? 80 : 72;
+      const first = Math.floor((RING - 20 * 1024) / record);
+      const second = 1000;
       runOn(cpu, prog, first);
       const it = reader[Symbol.asyncIterator]();
       // the first event: the batch of all `first` is drained, its first CHUNK samples copied out
@@ -86,6 +90,46 @@ for (const kind of ['perf', 'ringbuf'] as const) {
       assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
       assert.equal(lost, 0);
       assert.equal(received, first + second);
+      await reader.close();
+    } finally {
+      obj.close();
+    }
+  });
+}
+
+for (const kind of ['perf', 'ringbuf'] as const) {
+  test(`${kind}: a backlog is read a quarter of the ring at a time, each part's space back when it is released`, async () => {
+    // 90 % of a 256 KiB ring written before reading; 20 % more once half of it is read, while the
+    // batch being read is still held: that fits only if the parts read before are back already.
+    const RING = 256 * 1024;
+    const obj = bench({ maxEntries: { bench_rb: RING } });
+    try {
+      const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
+      const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
+      // (flushMs 1000: the parts after the first come without waiting for the timer)
+      await using reader = await openEvents(map, { pagesPerCpu: RING / 4096, slots: kind === 'perf' ? [cpu] : undefined, flushMs: 1000 });
+      const record = kind === 'perf' ? 80 : 72;
+      const n = Math.floor((RING * 0.9) / record);
+      const more = Math.floor((RING * 0.2) / record);
+      runOn(cpu, prog, n);
+      const started = Date.now();
+      let received = 0;
+      let lost = 0;
+      let batches = 0;
+      let extra = 0;
+      for await (const b of reader.batches()) {
+        batches++;
+        assert.ok(b.bytes <= RING / 4, `batch ${batches}: ${b.bytes} bytes, over a quarter of the ring`);
+        received += b.length;
+        lost += b.lostCount;
+        if (extra === 0 && received >= n / 2) runOn(cpu, prog, (extra = more));
+        if (received + lost >= n + more) break;
+      }
+      assert.ok(Date.now() - started < 500, `read in ${Date.now() - started} ms: each part follows at once`);
+      assert.ok(batches >= 4, `${batches} batches`);
+      assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
+      assert.equal(lost, 0);
+      assert.equal(received, n + more);
       await reader.close();
     } finally {
       obj.close();
