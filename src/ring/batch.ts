@@ -194,11 +194,12 @@ export class EventBatch implements Iterable<RingEvent> {
   /**
    * Copy the samples [owned, to) that are in the ring into owned blocks and point the columns at the
    * copies; once nothing of the batch is in the ring any more, hand the ring memory back at once: the
-   * kernel can write into that space while the batch is still being read. A block holds a run of consecutive samples of one ring, at most BLOCK bytes
-   * (one allocation per run instead of one per sample): blocks of that size come from the allocator's
-   * free lists, where larger ones would be fresh pages mapped for each batch (and unmapped at the next
-   * collection) — page faults that cost more than the copy; and a batch that wraps around the end of
-   * the ring copies its two runs, not the whole ring between them.
+   * kernel can write into that space while the batch is still being read. A block holds a run of
+   * consecutive samples of one ring, at most BLOCK bytes (one allocation per run instead of one per
+   * sample): blocks of that size come from the allocator's free lists, where larger ones would be
+   * fresh pages mapped for each batch (and unmapped at the next collection) — page faults that cost
+   * more than the copy; and a batch that wraps around the end of the ring copies its two runs, not the
+   * whole ring between them.
    *
    * Samples read in order are copied CHUNK at a time, and the event iterator's batches (streamed())
    * let go of a chunk's blocks when the next chunk is copied: a block then lives about as long as its
