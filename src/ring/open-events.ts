@@ -32,10 +32,10 @@ export interface OpenEventsOptions {
   /** Wake the reader after this many samples per ring instead (1: every sample; lowest latency, highest cost). */
   wakeupEvents?: number;
   /**
-   * Upper bound of delivery latency when traffic is too slow to reach the watermark (default 10 ms).
-   * While the timer finds data the kernel did not wake the reader for (slow traffic, ring buffer
-   * producers that send no wake-ups), the rings are polled every millisecond instead. Intervals below
-   * 5 ms are kept by a timerfd (hrtimer precision), longer ones by a libuv timer.
+   * Upper bound of delivery latency (default 10 ms): traffic that fills the watermark within it is
+   * read at each wake-up. Traffic too slow for that (and ring buffer producers that send no wake-ups)
+   * is polled every millisecond instead. Intervals below 5 ms are kept by a timerfd (hrtimer
+   * precision), longer ones by a libuv timer.
    */
   flushMs?: number;
   /** Decode each sample's leading struct. */
@@ -311,7 +311,7 @@ function openPerf(
     },
     signal: o.signal,
     copyBatches: o.copy,
-    slowBytes: wb === undefined ? undefined : Math.floor(wb / 2),
+    watermarkBytes: wb,
   });
 }
 

@@ -2,9 +2,9 @@
  * How often a reader polls its rings: a timerfd in the rings' epoll set (hrtimer precision, unlike
  * libuv's millisecond timers). Traffic the kernel wakes the reader for (the perf watermark, ring
  * buffer wake-ups) needs no poll: the reader's libuv watchdog bounds its latency at flushMs. Traffic
- * too slow for the watermark, or ring buffer producers that send no wake-ups, are polled every
- * millisecond, backing off to flushMs after IDLE_MS without data; intervals below PRECISE_BELOW_MS are
- * kept by the timerfd even when they are flushMs itself.
+ * too slow to fill the perf watermark within flushMs, or ring buffer producers that send no wake-ups,
+ * are polled every millisecond, backing off to flushMs after IDLE_MS without data; intervals below
+ * PRECISE_BELOW_MS are kept by the timerfd even when they are flushMs itself.
  */
 import { kernel } from '../sys/index.js';
 import type { EventBatch } from './batch.js';
@@ -25,22 +25,33 @@ export class PollTimer {
   /** Wake-up mode (flushMs) until a timer finds data the kernel did not wake the reader for. */
   private interval: number;
   private lastData = 0;
+  /** performance.now() of the last drain that gave data. */
+  private lastDrain = 0;
   private closed = false;
 
-  /** `slowBytes` (perf): a drain below it is traffic too slow for the watermark. */
+  /** `watermarkBytes` (perf): traffic that would not fill it within flushMs is polled. */
   constructor(
     private readonly flushMs: number,
     private readonly kind: 'perf' | 'ringbuf',
-    private readonly slowBytes: number | undefined,
+    private readonly watermarkBytes: number | undefined,
   ) {
     this.fd = kernel().timerCreate();
     this.interval = flushMs;
   }
 
-  /** A drain gave `batch`: traffic too slow for the kernel to wake the reader in time is polled every 1 ms. */
+  /**
+   * A drain gave `batch`: traffic too slow for the kernel to wake the reader in time is polled every
+   * 1 ms. Perf: the rate since the last drain says how long the watermark takes to fill; only if that
+   * is longer than flushMs is the traffic slow (a poll's own small batches do not count as slow: at
+   * millions of events/s, 1 ms polls would cost several times the drains that wake-ups do).
+   */
   drained(batch: EventBatch, cause: DrainCause): void {
+    const now = performance.now();
+    const ms = Math.max(now - this.lastDrain, MIN_INTERVAL_MS);
+    this.lastDrain = now;
     // ring buffers wake the reader adaptively: only producers that ask for no wake-ups need polling
-    const slow = this.kind === 'perf' ? this.slowBytes !== undefined && batch.bytes < this.slowBytes : cause === 'timer';
+    const w = this.watermarkBytes;
+    const slow = this.kind === 'perf' ? w !== undefined && batch.bytes * (this.flushMs / ms) < w : cause === 'timer';
     this.interval = slow ? MIN_INTERVAL_MS : this.flushMs;
     this.lastData = Date.now();
   }

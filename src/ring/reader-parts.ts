@@ -25,9 +25,9 @@ export interface ReaderParts {
   /** Streaming batches own copies of their bytes (default: leased ring memory). */
   copyBatches?: boolean;
   /**
-   * Perf rings with a byte watermark: drains smaller than this many bytes mean traffic too slow to
-   * wake us, so the reader polls every millisecond. Undefined: the kernel wakes us per event count
-   * (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
+   * Perf rings' byte watermark (wakeupBytes): traffic that would not fill it within flushMs is too
+   * slow to wake us in time, so the reader polls every millisecond. Undefined: the kernel wakes us per
+   * event count (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
    */
-  slowBytes?: number;
+  watermarkBytes?: number;
 }

@@ -58,7 +58,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
-      const poll = (this.poll = new PollTimer(parts.flushMs, parts.kind, parts.slowBytes));
+      const poll = (this.poll = new PollTimer(parts.flushMs, parts.kind, parts.watermarkBytes));
       k.epollAdd(this.epfd, poll.fd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
       // A ring buffer fd polls readable whenever data is waiting, wake-up or not: level-triggered, a
@@ -126,26 +126,21 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const b = this.builder;
     const onLost = this.onLost;
     const read: (PerfRing | RingbufRing)[] = [];
-    // A leased batch holds its rings' space until it is released: at most a quarter of a ring at a
-    // time (the default watermark), so that after a stall the space comes back a part at a time while
-    // the backlog is read, instead of all of it only once the whole backlog is; a ring that had more
-    // is drained again at once (due).
-    let more = false;
+    // A leased batch holds its rings' space until it is released: at most half a ring at a time (a
+    // wake-up at the default watermark, a quarter, stays one batch), so that a backlog's space comes
+    // back a part at a time as it is read; a ring that had more is drained again at once (due).
+    const took = (ring: PerfRing | RingbufRing, n: number, limit: number) => {
+      if (n > 0) read.push(ring);
+      if (n >= limit) this.due = true;
+    };
     for (const ring of this.perfRings) {
       this.currentRing = ring;
-      const limit = lease ? ring.size >>> 2 : Infinity;
-      const n = ring.readInto(b, onLost, lease, limit);
-      if (n > 0) read.push(ring);
-      if (n >= limit) more = true;
+      const limit = lease ? ring.size >>> 1 : Infinity;
+      took(ring, ring.readInto(b, onLost, lease, limit), limit);
     }
     const rb = this.parts.ringbuf;
-    if (rb) {
-      const limit = lease ? rb.size >>> 2 : Infinity;
-      const n = rb.readInto(b, lease, limit);
-      if (n > 0) read.push(rb);
-      if (n >= limit) more = true;
-    }
-    if (more) this.due = true;
+    const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
+    if (rb) took(rb, rb.readInto(b, lease, rbLimit), rbLimit);
     const now = Date.now();
     if (this.parts.drops && (final || now - this.lastDropsPoll >= this.parts.flushMs)) {
       this.lastDropsPoll = now;
@@ -250,6 +245,17 @@ export class EventReader implements AsyncIterable<RingEvent> {
   }
 
   /**
+   * A perf ring holds a watermark's worth already: its wake-up may be gone (perf_poll hands one out
+   * once, and libuv polls our epoll fd twice when it starts watching it: a wake-up from before is lost).
+   */
+  private pastWatermark(): boolean {
+    const w = this.parts.watermarkBytes;
+    if (w === undefined) return false;
+    for (const r of this.perfRings) if (r.pending() >= w) return true;
+    return false;
+  }
+
+  /**
    * The next non-empty batch; undefined once closed and empty. Rings are drained when the kernel
    * wakes us (watermark) or the flush timer fires, not each time a batch is asked for: asking again
    * right away waits for the next wake-up, so batches stay large and the cost per event small.
@@ -261,8 +267,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
       if (this.released) return undefined;
       if (!this.due) {
         this.builder.releaseLease();
-        await this.waitForData();
-        continue;
+        if (!this.pastWatermark()) {
+          await this.waitForData();
+          continue;
+        }
+        this.cause = 'kernel';
       }
       this.due = false;
       const cause = this.cause;
