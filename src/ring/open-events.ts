@@ -257,6 +257,9 @@ function openPerf(
     if (!online.has(cpu)) return undefined;
     const ring = new PerfRing({ cpu, slot, pages, wakeupBytes: wb, wakeupEvents: o.wakeupEvents, timestamps });
     try {
+      // enabled before it fills the slot: an output to the slot of a disabled event fails
+      // (EOPNOTSUPP), and the reader, which baselines the drop counters after this, would count it
+      ring.enable();
       kv.setUint32(0, slot, true);
       vv.setUint32(0, ring.fd, true);
       own.update(key, value);

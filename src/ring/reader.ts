@@ -76,8 +76,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
         this.cause = ticks === 0 ? 'kernel' : 'timer';
         this.resolveWait();
       });
+      // (the rings are enabled and in their slots already: outputs that failed before are not ours)
       this.losses.baseline();
-      for (const r of this.perfRings) r.enable();
     } catch (err) {
       this.releaseAll();
       throw err;
@@ -195,7 +195,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
       const ring = open(cpu);
       if (!ring) continue;
       kernel().epollAdd(this.epfd, ring.fd, ring.slot);
-      ring.enable();
       this.perfRings.push(ring);
     }
   }

@@ -4,10 +4,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadObjectSync, openEvents, BpfpipeError, Errno, possibleCpus } from '../../src/index.js';
+import { loadObjectSync, openEvents, onlineCpus, BpfpipeError, Errno, possibleCpus } from '../../src/index.js';
+import { PERF_EVENT_IOC_ENABLE } from '../../src/ring/perf-attr.js';
 import { kernel, useKernel } from '../../src/sys/index.js';
 import { fdSnapshot, assertNoFdLeak, uniquePinDir, removeTree } from '../support/leaks.js';
 import { FaultKernel, type Fault } from '../support/fault-kernel.js';
+import { runOn, udpPacket } from '../support/produce.js';
 
 const fds = fdSnapshot();
 const pinDir = uniquePinDir('faults');
@@ -51,3 +53,43 @@ for (const c of cases) {
     }
   });
 }
+
+test('outputs that fail while a reader opens (its ring not yet in its slot) are not counted as its losses', async () => {
+  // Each ring is enabled before it goes into its slot, and the drop counters are baselined after all
+  // are in: an output then either reaches an enabled ring or fails before the baseline. Here the
+  // program runs on every CPU at each PERF_EVENT_IOC_ENABLE, inside that window.
+  const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
+  try {
+    const prog = obj.program('tc_events');
+    let runs = 0;
+    class OnEnable extends FaultKernel {
+      override ioctl(fd: number, request: number, arg: number, name?: string): number {
+        if (request === PERF_EVENT_IOC_ENABLE) {
+          for (const cpu of onlineCpus()) runOn(cpu, prog, 1, udpPacket(9000));
+          runs += onlineCpus().length;
+        }
+        return super.ioctl(fd, request, arg, name);
+      }
+    }
+    const restore = useKernel(new OnEnable(kernel()));
+    let reader;
+    try {
+      reader = await openEvents(obj.map('events'));
+    } finally {
+      restore();
+    }
+    await reader.close();
+    let received = 0;
+    let lost = 0;
+    for (let b = reader.read(); b.count > 0; b = reader.read()) {
+      received += b.length;
+      lost += b.lostCount;
+    }
+    assert.ok(runs > 0);
+    assert.ok(received > 0, 'outputs to rings already in their slots arrive');
+    assert.equal(lost, 0, `${received} received of ${runs}`);
+    assert.equal(reader.stats.lost, 0);
+  } finally {
+    obj.close();
+  }
+});
