@@ -67,6 +67,8 @@ test('listen keeps reading when its pin is removed, and ends cleanly', async () 
       await stop(listen);
       assert.equal(cli(['detach', '--iface', ns.dev], { netns: ns.path }).status, 0);
     } finally {
+      // (also when an assertion failed: the attachment's record would show up in later tests' lists)
+      cli(['detach', '--iface', ns.dev], { netns: ns.path });
       fs.rmSync(pin, { recursive: true, force: true });
     }
   });
