@@ -299,6 +299,11 @@ export class EventBatch implements Iterable<RingEvent> {
   /** Kernel timestamp (CLOCK_MONOTONIC ns) of sample i, when the ring records them. */
   ts(i: number): bigint | undefined {
     this.check();
+    return this.tsOf(i);
+  }
+
+  /** ts(i) for callers that have checked already (at()). */
+  private tsOf(i: number): bigint | undefined {
     if (!this.tsLo || !this.tsHi) return undefined;
     // one BigInt through a scratch (BigInt(number) costs four times as much)
     return joinU64(this.tsLo[i]!, this.tsHi[i]!);
@@ -368,13 +373,14 @@ export class EventBatch implements Iterable<RingEvent> {
     const s = this.segs[this.seg[i]!]!;
     const d = this.decoder;
     const n = this.len[i]!; // (data.length: byteLength is a slow accessor in this V8)
-    if (d === undefined || n < d.size) return { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data };
+    // (data(i) checked that the batch is not released)
+    if (d === undefined || n < d.size) return { cpu: s.cpu, slot: s.slot, ts: this.tsOf(i), data };
     const event = d.decode(this.dataView(s), this.off[i]!, s.buf.length);
     const p = this.lengthOf(n, event);
     // (each shape made whole by one literal: properties added later would go to a separate store)
     return p > 0
-      ? { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data, event, packet: data.subarray(d.size, d.size + p) }
-      : { cpu: s.cpu, slot: s.slot, ts: this.ts(i), data, event };
+      ? { cpu: s.cpu, slot: s.slot, ts: this.tsOf(i), data, event, packet: data.subarray(d.size, d.size + p) }
+      : { cpu: s.cpu, slot: s.slot, ts: this.tsOf(i), data, event };
   }
 
   /** All events as objects: samples in ring order, then the loss notices. */

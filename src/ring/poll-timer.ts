@@ -24,7 +24,6 @@ export class PollTimer {
   private us = 0;
   /** Wake-up mode (flushMs) until a timer finds data the kernel did not wake the reader for. */
   private interval: number;
-  private lastData = 0;
   /** performance.now() of the last drain that gave data. */
   private lastDrain = 0;
   private closed = false;
@@ -53,12 +52,11 @@ export class PollTimer {
     const w = this.watermarkBytes;
     const slow = this.kind === 'perf' ? w !== undefined && batch.bytes * (this.flushMs / ms) < w : cause === 'timer';
     this.interval = slow ? MIN_INTERVAL_MS : this.flushMs;
-    this.lastData = Date.now();
   }
 
   /** A tick of the timerfd: after IDLE_MS without data the poll backs off. */
   tick(): void {
-    if (Date.now() - this.lastData > IDLE_MS) this.interval = Math.min(this.interval * 2, this.flushMs);
+    if (performance.now() - this.lastDrain > IDLE_MS) this.interval = Math.min(this.interval * 2, this.flushMs);
   }
 
   /** The reader waits: poll at the current interval, if the timerfd keeps it. */

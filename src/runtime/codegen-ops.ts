@@ -257,22 +257,37 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${stackBase ? slow : slowCached(pc, b, slow)} }`;
 }
 
-/** A store of the low `size` bytes of `vh:vl` at `b` + `off`. */
-export function storeCode(pc: number, b: Operand, off: number, size: number, vl: string, vh: string, stackBase: boolean): string {
-  const toView = (v: string) => (size === 8 ? `${v}.setInt32(t, ${vl}, true); ${v}.setInt32(t + 4, ${vh}, true);` : `${v}.${SET[size]}(t, ${vl}${size === 1 ? '' : ', true'});`);
-  const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${size}) { ${toView('PV')} }`;
-  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${size}) { ${toView('q.view')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SLW - ${size}) { ${toView('SV')} }${packet}${cached} else { ${stackBase ? `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});` : `${slowCached(pc, b, `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`)} ${REFRESH}`} }`;
-}
-
-
-/** One plain store of a run (storeRunCode): instruction, offset from the base, width, value. */
+/** One plain store: instruction, offset from the base, width, value (int32 halves, as source text). */
 export interface RunStore {
   pc: number;
   off: number;
   size: number;
   vl: string;
   vh: string;
+}
+
+/**
+ * Stores at `b` + their offsets, inline when the bytes [lo, lo + span) are wholly in the stack, the
+ * (copied-in) packet or the region cached for instruction `cachePc`, else `slow` (the checked path);
+ * `stackBase`: b is r10 (only the stack is tried).
+ */
+function checkedStores(b: Operand, run: RunStore[], lo: number, span: number, cachePc: number, slow: string, stackBase: boolean): string {
+  const all = (v: string) =>
+    run
+      .map(({ off, size, vl, vh }) => {
+        const at = off === lo ? 't' : `t + ${off - lo}`;
+        return size === 8 ? `${v}.setInt32(${at}, ${vl}, true); ${v}.setInt32(${at} + 4, ${vh}, true);` : `${v}.${SET[size]}(${at}, ${vl}${size === 1 ? '' : ', true'});`;
+      })
+      .join(' ');
+  const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }`;
+  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${cachePc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${span}) { ${all('q.view')} }`;
+  return `t = ${b.ul} + ${lo}; if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }${packet}${cached} else { ${slow} }`;
+}
+
+/** A store of the low `size` bytes of `vh:vl` at `b` + `off`. */
+export function storeCode(pc: number, b: Operand, off: number, size: number, vl: string, vh: string, stackBase: boolean): string {
+  const store = `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`;
+  return checkedStores(b, [{ pc, off, size, vl, vh }], off, size, pc, stackBase ? store : `${slowCached(pc, b, store)} ${REFRESH}`, stackBase);
 }
 
 /**
@@ -283,18 +298,5 @@ export interface RunStore {
 export function storeRunCode(b: Operand, run: RunStore[], each: string): string {
   const lo = Math.min(...run.map((s) => s.off));
   const span = Math.max(...run.map((s) => s.off + s.size)) - lo;
-  const first = run[0]!.pc;
-  const all = (v: string) =>
-    run
-      .map(({ off, size, vl, vh }) => {
-        const at = off === lo ? 't' : `t + ${off - lo}`;
-        return size === 8 ? `${v}.setInt32(${at}, ${vl}, true); ${v}.setInt32(${at} + 4, ${vh}, true);` : `${v}.${SET[size]}(${at}, ${vl}${size === 1 ? '' : ', true'});`;
-      })
-      .join(' ');
-  return (
-    `t = ${b.ul} + ${lo}; if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }` +
-    ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }` +
-    ` else if (${b.h} === (q = RC${first}).id && q.live && q.writable && t >= 0 && t <= q.size - ${span}) { ${all('q.view')} }` +
-    ` else { ${each} }`
-  );
+  return checkedStores(b, run, lo, span, run[0]!.pc, each, false);
 }

@@ -16,6 +16,18 @@ const OK = 0;
 const FAILED = 1;
 const cpu = onlineCpus().at(-1)!;
 
+/** The bench object's event map and the program that fills it, perf or ring buffer. */
+function endpoints(obj: LoadedObject, kind: 'perf' | 'ringbuf') {
+  return { map: obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb'), prog: obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench') };
+}
+
+/** Every output succeeded in the kernel, and each one arrived. */
+function assertAllDelivered(obj: LoadedObject, received: number, lost: number, emitted: number): void {
+  assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
+  assert.equal(lost, 0);
+  assert.equal(received, emitted);
+}
+
 function bench(extra: Parameters<typeof loadObjectSync>[1] = {}): LoadedObject {
   // No pinning: each test gets its own maps.
   return loadObjectSync('bpf/bench.bpf.o', { pinDir: `/sys/fs/bpf/bpfpipe-test-acct-${process.pid}`, ...extra });
@@ -27,8 +39,7 @@ for (const size of [64, 256, 1024]) {
       test(`${kind} ${size} B ${load} capacity: received + lost == emitted, lost == failed outputs`, async () => {
         const obj = bench({ globals: { event_size: size }, maxEntries: { bench_rb: 64 * 1024 } });
         try {
-          const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
-          const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
+          const { map, prog } = endpoints(obj, kind);
           await using reader = await openEvents(map, { pagesPerCpu: 16 }); // 64 KiB per perf ring
           const n = load === 'under' ? Math.floor((48 * 1024) / (size + 16)) : 5000;
           runOn(cpu, prog, n);
@@ -65,8 +76,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
     const RING = 1024 * 1024;
     const obj = bench({ maxEntries: { bench_rb: RING } });
     try {
-      const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
-      const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
+      const { map, prog } = endpoints(obj, kind);
       await using reader = await openEvents(map, { pagesPerCpu: RING / 4096, slots: kind === 'perf' ? [cpu] : undefined });
       const record = kind === 'perf' ? 80 : 72;
       const first = Math.floor((RING - 20 * 1024) / record);
@@ -87,9 +97,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
         else received++;
       }
       await it.return!();
-      assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
-      assert.equal(lost, 0);
-      assert.equal(received, first + second);
+      assertAllDelivered(obj, received, lost, first + second);
       await reader.close();
     } finally {
       obj.close();
@@ -104,8 +112,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
     const RING = 256 * 1024;
     const obj = bench({ maxEntries: { bench_rb: RING } });
     try {
-      const map = obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb');
-      const prog = obj.program(kind === 'perf' ? 'perf_bench' : 'rb_bench');
+      const { map, prog } = endpoints(obj, kind);
       // (flushMs 1000: the parts after the first come without waiting for the timer)
       await using reader = await openEvents(map, { pagesPerCpu: RING / 4096, slots: kind === 'perf' ? [cpu] : undefined, flushMs: 1000 });
       const record = kind === 'perf' ? 80 : 72;
@@ -127,9 +134,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
       }
       assert.ok(Date.now() - started < 500, `read in ${Date.now() - started} ms: each part follows at once`);
       assert.ok(batches >= 3, `${batches} batches`);
-      assert.equal(counter(obj, 'bench_counts', FAILED), 0, 'no output failed in the kernel');
-      assert.equal(lost, 0);
-      assert.equal(received, n + more);
+      assertAllDelivered(obj, received, lost, n + more);
       await reader.close();
     } finally {
       obj.close();
