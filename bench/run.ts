@@ -3,6 +3,7 @@
  * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
  * run and a summary line per row with the medians and the bpfpipe/libbpf ratios.
  *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
+ *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
  */
 import * as path from 'node:path';
 import { ROOT, BIN, PIN, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
@@ -16,6 +17,8 @@ const arg = (name: string, dflt: string) => {
 const rows = arg('rows', 'perf,ringbuf,decoded,latency,cli').split(',');
 const repeat = Number(arg('repeat', '3'));
 const N = Number(arg('events', '10000000'));
+const perfPages = arg('pages', '64,1024').split(',').map(Number);
+const perfSizes = arg('sizes', '64,256,1024').split(',').map(Number);
 
 if (possibleCpus().length < 2) {
   console.error('bench: needs two CPUs (producer on CPU 1, reader on CPU 0)');
@@ -64,8 +67,8 @@ async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row
 
 try {
   if (rows.includes('perf')) {
-    for (const pages of [64, 1024]) {
-      for (const size of [64, 256, 1024]) {
+    for (const pages of perfPages) {
+      for (const size of perfSizes) {
         obj.setGlobal('event_size', size);
         const n = Math.round(N / Math.max(1, size / 64) ** 0.5);
         const name = `perf ${size} B, ${pages} pages/CPU`;

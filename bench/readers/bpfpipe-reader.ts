@@ -25,6 +25,7 @@ let lost = 0;
 let bytes = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
+let ru0 = process.resourceUsage();
 // BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?),
 // with each batch's CLOCK_MONOTONIC time in ms (monoMs: lines up with `perf record -k CLOCK_MONOTONIC`).
 const gaps: [number, number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
@@ -38,6 +39,7 @@ process.on('SIGUSR2', () => {
   lat.length = 0;
   if (gaps) gaps.length = gcs.length = 0;
   cpu0 = process.cpuUsage();
+  ru0 = process.resourceUsage();
   t0 = process.hrtime.bigint();
 });
 // Soak runs: report memory and fds every SOAK_REPORT_MS on stderr.
@@ -83,6 +85,7 @@ if (mode === 'decoded') {
   }
 }
 const c = process.cpuUsage(cpu0);
+const ru = process.resourceUsage();
 lat.sort((a, b) => a - b);
 const pct = (p: number) => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!.toFixed(1)) : 0);
 console.log(JSON.stringify({
@@ -92,6 +95,9 @@ console.log(JSON.stringify({
   latencyUs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: pct(1) },
   slow: lat.length ? lat.filter((x) => x > 2000).length : 0,
   wakeups: reader.stats.wakeups,
+  // where the CPU went (kernel time includes page faults and wake-ups) and the page faults while measuring
+  sysSeconds: c.system / 1e6,
+  faults: { major: ru.majorPageFault - ru0.majorPageFault, minor: ru.minorPageFault - ru0.minorPageFault },
   ...(gaps ? {
     gaps: {
       batches: gaps.length,
