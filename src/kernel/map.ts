@@ -43,6 +43,8 @@ export class BpfMap {
   readonly id: number;
   private _fd: number;
   private scratch: { key: NativeMemory; value: NativeMemory; next: NativeMemory } | undefined;
+  /** Native buffers of prepared lookups, freed on close. */
+  private prepared: NativeMemory[] = [];
 
   /** Take ownership of `fd` (a map fd); `name` overrides the kernel's 15-byte name. */
   constructor(fd: number, name?: string) {
@@ -113,6 +115,33 @@ export class BpfMap {
       throw err;
     }
     return b.value.bytes.slice(0, this.userValueSize);
+  }
+
+  /**
+   * A lookup of one key prepared once (its attr and its key and value buffers), for a value read over
+   * and over, as a reader's drop counters every few milliseconds: no allocation per read. The function
+   * returns the value buffer itself (valid until its next call; per-CPU maps: one 8-aligned slot per
+   * possible CPU), or undefined when the key is not there.
+   */
+  preparedLookup(key: Uint8Array): () => Uint8Array | undefined {
+    this.checkKey(key);
+    const k = kernel();
+    const keyMem = k.alloc(Math.max(this.keySize, 1));
+    const valueMem = k.alloc(Math.max(this.userValueSize, 1));
+    this.prepared.push(keyMem, valueMem);
+    keyMem.bytes.set(key);
+    const elem = attr.mapElem(this.fd, keyMem.address, valueMem.address);
+    const value = valueMem.bytes.subarray(0, this.userValueSize);
+    return () => {
+      if (this._fd < 0) throw new ClosedError(`map '${this.name}'`);
+      try {
+        k.bpf(attr.Cmd.MAP_LOOKUP_ELEM, elem);
+      } catch (err) {
+        if (err instanceof SyscallError && err.errno === Errno.ENOENT) return undefined;
+        throw err;
+      }
+      return value;
+    };
   }
 
   /** Per-CPU maps: the value of each possible CPU, in CPU order. */
@@ -197,6 +226,8 @@ export class BpfMap {
       k.free(this.scratch.next);
       this.scratch = undefined;
     }
+    for (const m of this.prepared) k.free(m);
+    this.prepared = [];
     const fd = this._fd;
     this._fd = -1;
     k.close(fd);

@@ -11,7 +11,7 @@ import { BadInputError, UsageError, SyscallError, Errno, NotSupportedError } fro
 import { MapType, mapTypeName } from '../object/uapi.js';
 import { BpfMap, openMapById } from '../kernel/map.js';
 import { openPinnedMapSync } from '../kernel/pinned-map.js';
-import { readDrops, isDropsMap, fillMeta, isMetaMap, DROPS_SUFFIX, META_SUFFIX } from '../kernel/aux-maps.js';
+import { DropsReader, isDropsMap, fillMeta, isMetaMap, DROPS_SUFFIX, META_SUFFIX } from '../kernel/aux-maps.js';
 import { PerfRing } from './perf-ring.js';
 import { RingbufRing } from './ringbuf-ring.js';
 import { SlotClaims } from './claims.js';
@@ -200,10 +200,7 @@ function openRingbuf(
   }
   const ring = new RingbufRing(own.fd, own.maxEntries);
   cleanup.push(() => ring.close());
-  const drops: DropsSource | undefined = dropsMap && {
-    read: () => new Map([[0, readDrops(dropsMap, 0).reduce((a, b) => a + b, 0n)]]),
-    close: () => dropsMap.close(),
-  };
+  const drops: DropsSource | undefined = dropsMap && ringbufDrops(dropsMap);
   return new EventReader({
     kind: 'ringbuf',
     perfRings: [],
@@ -279,20 +276,7 @@ function openPerf(
     if (r) rings.push(r);
   }
   if (rings.length === 0) throw new NotSupportedError(`none of the CPUs of slots ${slots.join(',')} is online`);
-  const drops: DropsSource | undefined = dropsMap && {
-    read: () => {
-      const out = new Map<number, bigint>();
-      const byChannel = new Map<number, bigint[]>();
-      for (const slot of slots) {
-        const ch = Math.floor(slot / ncpu);
-        let values = byChannel.get(ch);
-        if (!values) byChannel.set(ch, (values = readDrops(dropsMap, ch)));
-        out.set(slot, values[slot % ncpu] ?? 0n);
-      }
-      return out;
-    },
-    close: () => dropsMap.close(),
-  };
+  const drops: DropsSource | undefined = dropsMap && perfDrops(dropsMap, slots, ncpu);
   return new EventReader({
     kind: 'perf',
     perfRings: rings,
@@ -334,3 +318,32 @@ function clearSlots(map: BpfMap, slots: number[]): void {
   slots.length = 0;
 }
 
+/** The drop count of a ring buffer: channel 0, all CPUs. */
+function ringbufDrops(dropsMap: BpfMap): DropsSource {
+  const counters = new DropsReader(dropsMap);
+  const out = new Map<number, bigint>();
+  return { read: () => out.set(0, counters.total(0)), close: () => dropsMap.close() };
+}
+
+/** The drop counts of perf slots, by slot: each channel's counters are read once per poll. */
+function perfDrops(dropsMap: BpfMap, slots: readonly number[], ncpu: number): DropsSource {
+  const counters = new DropsReader(dropsMap);
+  const byChannel = new Map<number, number[]>();
+  for (const slot of slots) {
+    const ch = Math.floor(slot / ncpu);
+    const list = byChannel.get(ch);
+    if (list) list.push(slot);
+    else byChannel.set(ch, [slot]);
+  }
+  const out = new Map<number, bigint>();
+  return {
+    read: () => {
+      for (const [ch, list] of byChannel) {
+        const values = counters.read(ch);
+        for (const slot of list) out.set(slot, values?.[slot % ncpu] ?? 0n);
+      }
+      return out;
+    },
+    close: () => dropsMap.close(),
+  };
+}

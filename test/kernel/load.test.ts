@@ -10,6 +10,7 @@ import {
   loadObjectSync, openPinnedMapSync, ObjectSpec, VerifierError, PinError, BpfpipeError, MapType, possibleCpus,
 } from '../../src/index.js';
 import { fdSnapshot, assertNoFdLeak, uniquePinDir, listTree, removeTree } from '../support/leaks.js';
+import { DropsReader } from '../../src/kernel/aux-maps.js';
 
 const fds = fdSnapshot();
 const dirs: string[] = [];
@@ -83,8 +84,17 @@ test('tc_events: global data, counters and the perf array sized by the object', 
     // Nobody reads the events: every output fails (no perf event in the slot) and is counted.
     assert.equal(sumPerCpu(c.lookupPerCpu(u32(2))), 10n);
     assert.equal(sumPerCpu(obj.map('events_drops').lookupPerCpu(u32(0))), 10n);
-    // .bss: the global sequence counter advanced once per run.
-    assert.equal(new DataView(obj.map('.bss').lookup(u32(0))!.buffer).getBigUint64(0, true), 10n);
+    // The reader's drop counters: a prepared lookup per channel, the same values, updated in place.
+    const drops = new DropsReader(obj.map('events_drops'));
+    const view = drops.read(0)!;
+    assert.equal(view.length, possibleCpus().length);
+    assert.equal(drops.total(0), 10n);
+    assert.equal(drops.total(1), 0n);
+    prog.testRun({ data: udpPacket(9000), repeat: 5 });
+    assert.equal(drops.total(0), 15n);
+    assert.equal(drops.read(0), view, 'the same view, read again');
+    // .bss: the global sequence counter advanced once per run (10 + 5).
+    assert.equal(new DataView(obj.map('.bss').lookup(u32(0))!.buffer).getBigUint64(0, true), 15n);
   } finally {
     obj.close();
   }
@@ -99,6 +109,13 @@ test('hash map operations on raw bytes: update, lookup, keys, delete', async () 
     hits.update(u32(3), value(30n));
     assert.deepEqual(hits.lookup(u32(7)), value(70n));
     assert.equal(hits.lookup(u32(5)), undefined);
+    const seven = hits.preparedLookup(u32(7));
+    const five = hits.preparedLookup(u32(5));
+    assert.deepEqual(seven(), value(70n));
+    assert.equal(five(), undefined);
+    hits.update(u32(5), value(50n));
+    assert.deepEqual(five(), value(50n));
+    hits.delete(u32(5));
     const keys: number[] = [];
     for await (const k of hits.keys()) keys.push(new DataView(k.buffer).getUint32(0, true));
     assert.deepEqual(keys.sort(), [3, 7]);
@@ -108,6 +125,8 @@ test('hash map operations on raw bytes: update, lookup, keys, delete', async () 
     // The program's own writes are visible too.
     obj.program('s_tc').testRun({ data: udpPacket(1) });
     assert.deepEqual(hits.lookup(u32(0)), value(1n));
+    obj.close();
+    assert.throws(() => seven(), (e) => e instanceof BpfpipeError && e.code === 'EBPF_CLOSED');
   } finally {
     obj.close();
   }
