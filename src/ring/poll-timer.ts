@@ -64,6 +64,11 @@ export class PollTimer {
     this.set(this.interval < this.flushMs || this.interval < PRECISE_BELOW_MS ? this.interval : 0);
   }
 
+  /** Whether the timerfd runs: disarming it (timerfd_settime) also clears its pending ticks. */
+  get armed(): boolean {
+    return this.us !== 0;
+  }
+
   /** Nobody waits: no polls. */
   stop(): void {
     this.set(0);

@@ -68,7 +68,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       // kernel sends a wake-up; producers that ask for none are drained by the timer (1 ms while busy).
       if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0, true);
       this.registration = k.watch(this.epfd, () => {
-        const ticks = k.timerRead(poll.fd);
+        const ticks = poll.armed ? k.timerRead(poll.fd) : 0; // (disarmed: no ticks, no read syscall)
         if (ticks > 0) {
           poll.tick();
           this.checkCpus();
