@@ -27,8 +27,14 @@ export interface Row {
   latencyUs?: { p50: number; p99: number; max: number };
 }
 
+/**
+ * Build what the benchmarks run: the C baselines, and bpfpipe's dist/ (the reader processes load the
+ * compiled JavaScript that users run, not the sources through tsx, whose keepNames helper renames every
+ * closure it creates).
+ */
 export function buildBaselines(): void {
   execFileSync('bash', [path.join(ROOT, 'bench/build.sh')], { stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** Load bench.bpf.o and pin its programs and event maps where reader processes can open them. */

@@ -9,13 +9,14 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadObjectSync, attachTc, enterNetns } from '../src/index.js';
 import { createDemoNet } from '../src/cli/demo/netns.js';
-import { ROOT, BIN, startReader, sleep, median, type ReaderProc } from './harness.js';
+import { ROOT, BIN, buildBaselines, startReader, sleep, median, type ReaderProc } from './harness.js';
 
 const SECONDS = Number(process.env.UDP_SECONDS ?? 3);
 const REPEAT = Number(process.env.UDP_REPEAT ?? 3);
 const PAGES = '256';
 const pinDir = `/sys/fs/bpf/bpfpipe-bench-udp-${process.pid}`;
 
+buildBaselines(); // the C reader and flood, and dist/ for the bpfpipe reader
 const net = createDemoNet();
 const obj = loadObjectSync(path.join(ROOT, 'bpf/tc_events.bpf.o'), { pinDir });
 const back = enterNetns(net.b);

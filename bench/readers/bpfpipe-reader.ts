@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../src/index.js';
+import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../dist/index.js'; // the built library (buildBaselines)
 
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
 const map = await openPinnedMap(pin);
