@@ -106,6 +106,9 @@ export function produce(prog: string, n: number, rate = 0, repeat = 100_000): { 
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** BENCH_WARMUP=N: warm-up events of the full-rate rows (default 1 M; paced rows keep their own). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1_000_000);
+
 /** Warm up, reset the reader's counters, produce `n` events, stop the reader, build the row. */
 export async function measure(
   obj: LoadedObject,
@@ -116,7 +119,7 @@ export async function measure(
   n: number,
   o: { rate?: number; warmup?: number; countBy?: 'reader' | 'program' } = {},
 ): Promise<Row> {
-  const warm = o.warmup ?? Math.min(n, 1_000_000);
+  const warm = o.warmup ?? Math.min(n, WARMUP);
   if (warm > 0) produce(prog, warm, o.rate ? Math.max(o.rate, 1000) : 0);
   await sleep(300);
   reader.child.kill('SIGUSR2');
