@@ -134,6 +134,7 @@ test('in place, a limit stops at the end of the record that reaches it (a stradd
     const u32 = new Uint32Array(r.ring.buffer);
     const lost: number[] = [];
     const b = new BatchBuilder(undefined, true);
+    b.segment(new Uint8Array(size), 1, 1, false); // (the ring's segment is not segment 0)
     const seg = b.segment(r.ring, 0, 0, true);
     const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, (n) => lost.push(n), 60);
     assert.equal(end, start + 56 + 56, `start ${start}: stops after the record that reaches 60 bytes`);

@@ -129,10 +129,10 @@ export function parsePerfInto(
   b.reserve((end >>> 4) + 1);
   const off = b.off;
   const len = b.len;
-  const seg = b.seg;
   const tsLo = b.tsLo;
   const tsHi = b.tsHi;
   let n = b.n;
+  const first = n;
   let bytes = 0;
   let o = 0;
   if (timestamps) b.withTs = true;
@@ -158,7 +158,6 @@ export function parsePerfInto(
       }
       off[n] = start;
       len[n] = raw;
-      seg[n] = segment;
       n++;
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
@@ -167,6 +166,7 @@ export function parsePerfInto(
     }
     o += size;
   }
+  b.seg.fill(segment, first, n); // (one fill, not a store per record)
   b.n = n;
   b.bytes += bytes;
 }
@@ -197,10 +197,11 @@ export function parsePerfInRing(
   b.reserve(((head - tail) >>> 4) + 1);
   const off = b.off;
   const len = b.len;
-  const seg = b.seg;
   const tsLo = b.tsLo;
   const tsHi = b.tsHi;
   let n = b.n;
+  // samples [from, n) are in the ring segment: its index goes into the seg column in one fill
+  let from = n;
   let bytes = 0;
   if (timestamps) b.withTs = true;
   let p = tail;
@@ -215,12 +216,13 @@ export function parsePerfInRing(
     }
     if (o + recSize > size) {
       // Straddles the end of the ring: reassemble this one record.
+      b.seg.fill(ringSeg, from, n);
       b.n = n;
       b.bytes += bytes;
       bytes = 0;
       const copy = linearize(ring, p, p + recSize);
       parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), onLost);
-      n = b.n;
+      n = from = b.n;
     } else if (type === PERF_RECORD_SAMPLE) {
       let q = w + 2;
       if (timestamps) {
@@ -235,7 +237,6 @@ export function parsePerfInRing(
       }
       off[n] = start;
       len[n] = raw;
-      seg[n] = ringSeg;
       n++;
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
@@ -244,6 +245,7 @@ export function parsePerfInRing(
     }
     p += recSize;
   }
+  b.seg.fill(ringSeg, from, n);
   b.n = n;
   b.bytes += bytes;
   return p;

@@ -103,6 +103,7 @@ test('in place (double mapping), a limit stops at the end of the record that rea
     doubled.set(r.data, size);
     const words = new Int32Array(doubled.buffer);
     const b = new BatchBuilder(undefined, false);
+    b.segment(new Uint8Array(size * 2), 1, undefined, false); // (the ring's segment is not segment 0)
     const seg = b.segment(doubled, 0, undefined, true);
     // records of 24, 16 (discarded), 16, 32 and 16 bytes: a limit of 30 stops after the discarded one
     const end = parseRingbufInRing(words, size, start, r.prod, b, seg, 0, 30);

@@ -114,12 +114,12 @@ export function parseRingbufInto(buf: Uint8Array, b: BatchBuilder, segment: numb
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
       b.off[n] = o + RINGBUF_HDR_SZ;
       b.len[n] = dataLen;
-      b.seg[n] = segment;
       b.bytes += dataLen;
       n++;
     }
     o += total;
   }
+  b.seg.fill(segment, first, n); // (one fill, not a store per record)
   b.n = n;
   return n - first;
 }
@@ -145,8 +145,8 @@ export function parseRingbufInRing(
   b.reserve(((prod - cons) >>> 4) + 1);
   const off = b.off;
   const len = b.len;
-  const segs = b.seg;
   let n = b.n;
+  const first = n;
   let bytes = 0;
   let pos = cons;
   const stop = cons + limit;
@@ -162,12 +162,12 @@ export function parseRingbufInRing(
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
       off[n] = o + RINGBUF_HDR_SZ - base;
       len[n] = dataLen;
-      segs[n] = seg;
       n++;
       bytes += dataLen;
     }
     pos += total;
   }
+  b.seg.fill(seg, first, n); // (one fill, not a store per record)
   b.n = n;
   b.bytes += bytes;
   return pos;
