@@ -32,7 +32,10 @@ const gaps: [number, number, number, number, number][] | undefined = process.env
 // ... and the garbage collections (start ms, duration ms, kind) and event-loop stalls, to line up with them
 const gcs: [number, number, number][] = [];
 if (gaps) new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push([e.startTime, e.duration, ((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0)]); }).observe({ entryTypes: ['gc'] });
+// ... and in decoded mode each loss notice's time (performance.now), to line up with the collections
+const lossTimes: { ms: number; lost: number }[] = [];
 let t0 = process.hrtime.bigint();
+let measuredFrom = performance.now();
 // SIGUSR2 ends the warm-up: count from here.
 process.on('SIGUSR2', () => {
   received = lost = bytes = 0;
@@ -41,6 +44,8 @@ process.on('SIGUSR2', () => {
   cpu0 = process.cpuUsage();
   ru0 = process.resourceUsage();
   t0 = process.hrtime.bigint();
+  measuredFrom = performance.now();
+  lossTimes.length = 0;
 });
 // Soak runs: report memory and fds every SOAK_REPORT_MS on stderr.
 const every = Number(process.env.SOAK_REPORT_MS ?? 0);
@@ -57,8 +62,13 @@ console.log('ready');
 if (mode === 'decoded') {
   let check = 0n;
   for await (const e of reader) {
-    if (e.lost !== undefined) lost += e.lost;
-    else {
+    if (e.lost !== undefined) {
+      lost += e.lost;
+      if (gaps) {
+        const now = performance.now();
+        lossTimes.push({ ms: now, lost: e.lost });
+      }
+    } else {
       received++;
       check += e.event!.seq as bigint;
     }
@@ -100,6 +110,11 @@ console.log(JSON.stringify({
   faults: { major: ru.majorPageFault - ru0.majorPageFault, minor: ru.minorPageFault - ru0.minorPageFault },
   ...(gaps ? {
     gaps: {
+      // (decoded mode) loss notices: ms since measuring began, and the collections that ended in the 50 ms before
+      losses: lossTimes.slice(0, 20).map(({ ms, lost }) => ({
+        ms: +(ms - measuredFrom).toFixed(2), lost,
+        gc: gcs.filter(([t, d]) => t + d >= ms - 50 && t <= ms).map(([t, d, k]) => [+(ms - t).toFixed(2), +d.toFixed(2), k]),
+      })),
       batches: gaps.length,
       maxMs: Math.max(...gaps.map((g) => g[0])),
       p50Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.5)]?.[0],
