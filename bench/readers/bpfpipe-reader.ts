@@ -64,10 +64,7 @@ if (mode === 'decoded') {
   for await (const e of reader) {
     if (e.lost !== undefined) {
       lost += e.lost;
-      if (gaps) {
-        const now = performance.now();
-        lossTimes.push({ ms: now, lost: e.lost });
-      }
+      if (gaps) lossTimes.push({ ms: performance.now(), lost: e.lost });
     } else {
       received++;
       check += e.event!.seq as bigint;

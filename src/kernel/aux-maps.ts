@@ -31,28 +31,23 @@ export function fillMeta(map: BpfMap): void {
  * milliseconds) with one prepared lookup per channel: one syscall and no allocation per read.
  */
 export class DropsReader {
-  private readonly lookups = new Map<number, () => BigUint64Array | undefined>();
+  /** Per channel: its prepared lookup, and the values' u64 view (made at the first read that finds them). */
+  private readonly channels = new Map<number, { lookup: () => Uint8Array | undefined; view?: BigUint64Array }>();
 
   constructor(private readonly map: BpfMap) {}
 
   /** Drop counts of `channel` per possible CPU (index = CPU): a view valid until the channel is read again. */
   read(channel: number): BigUint64Array | undefined {
-    let lookup = this.lookups.get(channel);
-    if (!lookup) {
+    let c = this.channels.get(channel);
+    if (c === undefined) {
       const key = new Uint8Array(4);
       new DataView(key.buffer).setUint32(0, channel, true);
-      const raw = this.map.preparedLookup(key);
-      let view: BigUint64Array | undefined;
-      lookup = () => {
-        const v = raw();
-        if (!v) return undefined;
-        // u64 values: the 8-aligned per-CPU slots are the values themselves
-        view ??= new BigUint64Array(v.buffer, v.byteOffset, v.byteLength >>> 3);
-        return view;
-      };
-      this.lookups.set(channel, lookup);
+      this.channels.set(channel, (c = { lookup: this.map.preparedLookup(key) }));
     }
-    return lookup();
+    const v = c.lookup();
+    if (v === undefined) return undefined;
+    // u64 values: the 8-aligned per-CPU slots are the values themselves
+    return (c.view ??= new BigUint64Array(v.buffer, v.byteOffset, v.byteLength >>> 3));
   }
 
   /** Total drops of `channel` over all CPUs. */

@@ -54,19 +54,20 @@ export class PollTimer {
     this.interval = slow ? MIN_INTERVAL_MS : this.flushMs;
   }
 
-  /** A tick of the timerfd: after IDLE_MS without data the poll backs off. */
-  tick(): void {
+  /**
+   * Whether the timerfd fired since the last call (the rings' epoll fd became readable). Disarmed, it
+   * has no ticks (timerfd_settime clears them): no read syscall. A tick after IDLE_MS without data
+   * backs the poll off.
+   */
+  fired(): boolean {
+    if (this.us === 0 || kernel().timerRead(this.fd) === 0) return false;
     if (performance.now() - this.lastDrain > IDLE_MS) this.interval = Math.min(this.interval * 2, this.flushMs);
+    return true;
   }
 
   /** The reader waits: poll at the current interval, if the timerfd keeps it. */
   arm(): void {
     this.set(this.interval < this.flushMs || this.interval < PRECISE_BELOW_MS ? this.interval : 0);
-  }
-
-  /** Whether the timerfd runs: disarming it (timerfd_settime) also clears its pending ticks. */
-  get armed(): boolean {
-    return this.us !== 0;
   }
 
   /** Nobody waits: no polls. */

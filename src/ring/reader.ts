@@ -40,6 +40,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   /** What made the next drain due: the start, a kernel wake-up or a timer. */
   private cause: DrainCause = 'start';
   private lastDropsPoll = 0;
+  private readonly dropsEveryMs: number;
   private lastCpuCheck = Date.now();
   private iterating = false;
   /** Streaming batches own copies of their bytes instead of leasing ring memory. */
@@ -51,6 +52,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   constructor(parts: ReaderParts) {
     this.parts = parts;
     this.kind = parts.kind;
+    this.dropsEveryMs = Math.max(parts.flushMs, DROPS_MIN_MS);
     this.perfRings = [...parts.perfRings];
     this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
     this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
@@ -68,13 +70,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
       // kernel sends a wake-up; producers that ask for none are drained by the timer (1 ms while busy).
       if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0, true);
       this.registration = k.watch(this.epfd, () => {
-        const ticks = poll.armed ? k.timerRead(poll.fd) : 0; // (disarmed: no ticks, no read syscall)
-        if (ticks > 0) {
-          poll.tick();
-          this.checkCpus();
-        } else this.stats.wakeups++;
+        const timer = poll.fired();
+        if (timer) this.checkCpus();
+        else this.stats.wakeups++;
         this.due = true;
-        this.cause = ticks === 0 ? 'kernel' : 'timer';
+        this.cause = timer ? 'timer' : 'kernel';
         this.resolveWait();
       });
       // (the rings are enabled and in their slots already: outputs that failed before are not ours)
@@ -141,7 +141,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
     if (rb) took(rb, rb.readInto(b, lease, rbLimit), rbLimit);
     const now = Date.now();
-    if (this.parts.drops && (final || now - this.lastDropsPoll >= Math.max(this.parts.flushMs, DROPS_MIN_MS))) {
+    if (this.parts.drops && (final || now - this.lastDropsPoll >= this.dropsEveryMs)) {
       this.lastDropsPoll = now;
       this.stats.lost += this.losses.poll(b.lost);
     }
