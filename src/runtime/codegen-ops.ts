@@ -213,7 +213,7 @@ export function atomicCode(pc: number, size: number, imm: number, d: Operand, s:
   if (slow === '') return `throw fault(${pc}, 'unknown atomic operation 0x${imm.toString(16)}');`;
   return (
     `o = ${d.ul} + ${off}; if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` +
-    ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= 0 && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
+    ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= q.lo && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
     ` else { ${slowCached(pc, d, slow)} ${REFRESH} }`
   );
 }
@@ -253,7 +253,7 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
     ? ''
     : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromBytes('PB', d, size, sx)} }` +
       ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { ${size === 4 ? `if (CPP !== undefined && (o = CPP[2 * t + 1]) !== 0) { ${sx ? `${d.l} = CPP[2 * t]; ${d.h} = ${d.l} >> 31;` : `${d.l} = CPP[2 * t]; ${d.h} = o;`} } else ` : ''}{ ${fromView('CV')} } }`;
-  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= 0 && t <= q.size - ${size}) { ${fromView('q.view')} }`;
+  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= q.lo && t <= q.size - ${size}) { ${fromView('q.view')} }`;
   return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${stackBase ? slow : slowCached(pc, b, slow)} }`;
 }
 
@@ -280,7 +280,7 @@ function checkedStores(b: Operand, run: RunStore[], lo: number, span: number, ca
       })
       .join(' ');
   const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }`;
-  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${cachePc}).id && q.live && q.writable && t >= 0 && t <= q.size - ${span}) { ${all('q.view')} }`;
+  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${cachePc}).id && q.live && q.writable && t >= q.lo && t <= q.size - ${span}) { ${all('q.view')} }`;
   return `t = ${b.ul} + ${lo}; if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }${packet}${cached} else { ${slow} }`;
 }
 

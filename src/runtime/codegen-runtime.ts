@@ -9,7 +9,7 @@ import { joinU64, splitU64, splitHi } from '../u64.js';
  * No region (id -1: never a region's), the initial value of the region caches: the same shape as
  * Memory's regions (Memory.add), so the accesses through a cache stay monomorphic.
  */
-export const NOREG: Region = { id: -1, kind: 'map value', bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), size: 0, writable: false, live: false, owner: undefined, pointers: undefined, writableAt: undefined, src: new Uint8Array(0), sync: undefined };
+export const NOREG: Region = { id: -1, kind: 'map value', bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), lo: 0, size: 0, writable: false, live: false, owner: undefined, pointers: undefined, writableAt: undefined, src: new Uint8Array(0), sync: undefined };
 
 /**
  * Regions an access may reach inline once seen: fixed size and bytes (map values, global data, ring

@@ -92,11 +92,14 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
   // The common case without a view: in bounds on both sides, into another writable region (the
   // stack, a map value, a record), from the packet's bytes straight into the region's.
   const ctx = env.ctx;
-  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && ctx !== undefined && ctx.live && a1h === (ctx.id | 0) && len > 0 && at + len <= dest.size && off >= 0 && off + len <= pkt.size) {
-    if (pkt.sync !== undefined) pkt.sync();
-    // from the start of the packet (a snapshot of its first bytes): one copy through a view kept by length
-    if (off === 0 && len > 16) dest.bytes.set(packetPrefix(pkt.bytes, len), at);
-    else copyView(pkt.view, off, dest.view, at, len);
+  if (dest !== undefined && dest.writable && dest !== pkt && pkt !== undefined && ctx !== undefined && ctx.live && a1h === (ctx.id | 0) && len > 0 && at >= dest.lo && at + len <= dest.size && off >= 0 && off + len <= pkt.size) {
+    // Region.src: the frame itself until a store copies it in (reading it needs no copy)
+    const from = pkt.src;
+    // from the start of the packet: one copy through a view kept by frame and length
+    if (off === 0 && len > 16) dest.bytes.set(packetPrefix(from, len), at);
+    else if (from === pkt.bytes) copyView(pkt.view, off, dest.view, at, len);
+    else if (len <= 16) for (let i = 0; i < len; i++) dest.bytes[at + i] = from[off + i]!;
+    else dest.bytes.set(from.subarray(off, off + len), at);
     mem.hi = 0;
     return 0;
   }
@@ -119,19 +122,20 @@ const ringbufReserveP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a
   env.mem.hi = 0;
   if (a3l !== 0 || a3h !== 0 || size > m.spec.maxEntries - 8) return 0;
   const r = rbReserve(env, m, size);
-  // Memory.address(r): the region id in the high half
-  env.mem.hi = r === undefined ? 0 : r.id | 0;
-  return 0;
+  if (r === undefined) return 0;
+  // Memory.address(r, r.lo): the region id in the high half, the offset in the low
+  env.mem.hi = r.id | 0;
+  return r.lo | 0;
 };
 
-const submitP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
-  rbSubmitRegion(env, env.mem.regionP(a1h), pc, false);
+const submitP: PairHelperFn = (env, a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
+  rbSubmitRegion(env, env.mem.regionP(a1h), a1l >>> 0, pc, false);
   env.mem.hi = 0;
   return 0;
 };
 
-const discardP: PairHelperFn = (env, _a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
-  rbSubmitRegion(env, env.mem.regionP(a1h), pc, true);
+const discardP: PairHelperFn = (env, a1l, a1h, _a2l, _a2h, _a3l, _a3h, _a4l, _a4h, _a5l, _a5h, pc) => {
+  rbSubmitRegion(env, env.mem.regionP(a1h), a1l >>> 0, pc, true);
   env.mem.hi = 0;
   return 0;
 };

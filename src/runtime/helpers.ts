@@ -5,6 +5,7 @@
 import { NotSupportedError, RuntimeFault } from '../errors.js';
 import { Memory, type Region } from './memory.js';
 import { E, type PerfEventArrayMap, type RingbufMap, type RuntimeMap } from './maps.js';
+import type { RecordRing } from './record-ring.js';
 import { MapType } from '../object/uapi.js';
 import type { RunEnv } from './env.js';
 import { joinU64, splitU64, splitHi } from '../u64.js';
@@ -60,21 +61,19 @@ export function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: 
 }
 
 /**
- * Views of the first bytes of the packet buffer, by length (the same few lengths run after run: no view
- * per output), in an array indexed by length (a Map lookup costs more than the copy it saves).
+ * Views of the first bytes of a frame, by frame and length: the same few (frame, length) pairs come
+ * back run after run (no view per output), and a new frame per run costs one view, not a copy of the
+ * frame into the packet region. Direct-mapped by length, so a cache of a few entries.
  */
-const PREFIX_CACHE = 2048;
-let prefixOf: Uint8Array | undefined;
-const prefixes: (Uint8Array | undefined)[] = new Array(PREFIX_CACHE).fill(undefined);
+const PREFIX_CACHE = 16;
+const prefixOf: (Uint8Array | undefined)[] = new Array(PREFIX_CACHE).fill(undefined);
+const prefixes: Uint8Array[] = new Array(PREFIX_CACHE).fill(new Uint8Array(0));
 export function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
-  if (prefixOf !== bytes) {
-    prefixOf = bytes;
-    prefixes.fill(undefined);
-  }
-  if (len >= PREFIX_CACHE) return bytes.subarray(0, len);
-  let v = prefixes[len];
-  if (v === undefined) prefixes[len] = v = bytes.subarray(0, len);
-  return v;
+  const i = len & (PREFIX_CACHE - 1);
+  const v = prefixes[i]!;
+  if (prefixOf[i] === bytes && v.length === len) return v;
+  prefixOf[i] = bytes;
+  return (prefixes[i] = bytes.subarray(0, len));
 }
 
 /** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
@@ -96,10 +95,8 @@ export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skb
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;
   if (!ring.room(padded + 12)) return -E.ENOSPC;
   let extra: Uint8Array | undefined;
-  if (skbBytes > 0) {
-    if (pkt!.sync !== undefined) pkt!.sync();
-    extra = packetPrefix(pkt!.bytes, skbBytes);
-  }
+  // (Region.src: the frame itself until a store copies it in; no copy for reading it)
+  if (skbBytes > 0) extra = packetPrefix(pkt!.src, skbBytes);
   ring.write(env.clock, meta, extra, padded);
   return 0;
 }
@@ -116,42 +113,71 @@ function rbRecordBytes(size: number): number {
 }
 
 function rbSubmit(env: RunEnv, addr: bigint, pc: number, discard: boolean): bigint {
-  rbSubmitRegion(env, env.mem.region(addr), pc, discard);
+  rbSubmitRegion(env, env.mem.region(addr), splitU64(addr) >>> 0, pc, discard);
   return 0n;
 }
 
-export function rbSubmitRegion(env: RunEnv, r: Region | undefined, pc: number, discard: boolean): void {
+/** bpf_ringbuf_submit/discard of the record at offset `at` of region `r` (a reservation's start, or a fault). */
+export function rbSubmitRegion(env: RunEnv, r: Region | undefined, at: number, pc: number, discard: boolean): void {
   // (a ring buffer record's owner is its ring buffer)
   const m = r !== undefined && r.kind === 'ringbuf record' ? ringbufMap(r.owner as RuntimeMap) : undefined;
-  if (r === undefined || m === undefined || !m.reservations.has(r.id)) {
+  const ring = m !== undefined && at === r!.lo ? m.placedIn[r!.id] : undefined;
+  if (ring === undefined || !m!.reservations.has(r!.id)) {
     throw new RuntimeFault(`instruction ${pc}: ring buffer ${discard ? 'discard' : 'submit'} of something that is not a reserved record`, { insn: pc });
   }
-  m.reservations.delete(r.id);
-  const size = r.bytes.length;
-  // the ring copies the record: its region (retired, faulting until then) can back a later reservation
-  const list = m.spareOf(size);
-  if (list.length < 16) {
-    env.mem.retire(r);
-    list.push(r);
-  } else env.mem.release(r);
-  if (discard) m.ring.giveBack(rbRecordBytes(size));
-  else m.ring.write(env.clock, r.bytes, undefined, size);
+  const size = r!.size - r!.lo;
+  endReservation(env, m!, r!);
+  if (discard) ring.cancel(rbRecordBytes(size));
+  else ring.commit(env.clock, r!.bytes, r!.lo, size);
 }
 
-/** bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). */
+/** The reservation `r` is over: it faults from now on; its region waits to back a later one. */
+function endReservation(env: RunEnv, m: RingbufMap, r: Region): void {
+  m.reservations.delete(r.id);
+  m.placedIn[r.id] = undefined;
+  if (m.spare.length < 16) {
+    env.mem.retire(r);
+    m.spare.push(r);
+  } else env.mem.release(r);
+}
+
+/**
+ * bpf_ringbuf_reserve once the arguments are checked: the record, or undefined (no room). The record
+ * is written in place, in the ring's slab (as the kernel's are in its ring buffer): its region is a
+ * window of the slab, bytes [lo, lo + size), zeroed.
+ */
 export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | undefined {
+  const ring = m.ring;
   // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
-  if (!m.ring.room(rbRecordBytes(size))) return undefined;
-  // a released record's bytes (nothing reaches them any more: the region faults), zeroed as new ones
-  const spare = m.spareOf(size).pop();
-  let r: Region;
-  if (spare !== undefined) {
-    spare.bytes.set(m.zeros(size));
-    env.mem.revive(spare);
-    r = spare;
-  } else r = env.mem.add('ringbuf record', new Uint8Array(size), true, m);
+  if (!ring.room(rbRecordBytes(size))) return undefined;
+  if (ring.onAbandon === undefined) ring.onAbandon = () => abandon(env, m, ring);
+  const pos = ring.place(size);
+  let r = m.spare.pop();
+  if (r !== undefined) env.mem.revive(r);
+  else r = env.mem.add('ringbuf record', ring.slab, true, m, ring.view);
+  if (r.bytes !== ring.slab) {
+    r.bytes = r.src = ring.slab;
+    r.view = ring.view;
+  }
+  r.lo = pos;
+  r.size = pos + size;
   m.reservations.set(r.id, r);
+  m.placedIn[r.id] = ring;
   return r;
+}
+
+/**
+ * A drain of `ring` while reservations placed in it are open (only a program that ends without
+ * submitting or discarding one, which the kernel's verifier refuses): they are discarded and fault.
+ */
+function abandon(env: RunEnv, m: RingbufMap, ring: RecordRing): void {
+  m.placedIn.forEach((placed, id) => {
+    if (placed !== ring) return;
+    const r = m.reservations.get(id)!;
+    const size = r.size - r.lo;
+    endReservation(env, m, r);
+    ring.cancel(rbRecordBytes(size));
+  });
 }
 
 /** bpf_ringbuf_output once the map and flags are checked: 0 or a negative errno. */
@@ -176,8 +202,8 @@ export function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, 
     to.fill(0);
     return -E.EFAULT;
   }
-  if (pkt.sync !== undefined) pkt.sync();
-  const from = pkt.bytes;
+  // (the frame itself until a store copies it in)
+  const from = pkt.src;
   if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
   else to.set(from.subarray(off, off + len));
   return 0;
@@ -215,7 +241,7 @@ export const ringbufReserveBig: HelperFn = (env, r1, r2, r3, _r4, _r5, pc) => {
   const size = Number(r2);
   if (r3 !== 0n || size > m.spec.maxEntries - 8) return 0n;
   const r = rbReserve(env, m, size);
-  return r === undefined ? 0n : Memory.address(r);
+  return r === undefined ? 0n : Memory.address(r, r.lo);
 };
 export const submitBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, false);
 export const discardBig: HelperFn = (env, r1, _r2, _r3, _r4, _r5, pc) => rbSubmit(env, r1, pc, true);

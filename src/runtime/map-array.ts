@@ -53,7 +53,7 @@ export class ArrayMap extends RuntimeMap {
     const ks = this.spec.keySize;
     const r = ks >= 4 ? mem.regionP(hi) : undefined;
     const off = lo >>> 0;
-    if (r === undefined || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
+    if (r === undefined || off < r.lo || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
     // the key's first 4 bytes, as u32() of the key's bytes
     const i = r.view.getUint32(off, true);
     if (i >= this.spec.maxEntries) {

@@ -48,29 +48,12 @@ export class RingbufMap extends RuntimeMap {
   ring = new RecordRing(0, undefined, this.spec.maxEntries);
   /** Open reservations (region id → region), released on submit/discard. */
   readonly reservations = new RegionsById();
+  /** @internal The ring each open reservation is placed in (by region id). */
+  readonly placedIn: (RecordRing | undefined)[] = [];
   /**
-   * @internal Submitted or discarded records, by size, retired (Memory.retire: they fault) until the
-   * next reservations revive them (zeroed): the same region object comes back, so the compiled path's
-   * per-access region caches still hold it.
+   * @internal Regions of submitted or discarded records, retired (Memory.retire: they fault) until the
+   * next reservations revive them over their own bytes: the same region objects come back, so the
+   * compiled path's per-access region caches still hold them.
    */
-  readonly spare = new Map<number, Region[]>();
-  private spareSize = -1;
-  private spareList: Region[] = [];
-  private zero = new Uint8Array(0);
-
-  /** @internal `size` zero bytes to clear a revived record with (fill(0) is a call into the runtime). */
-  zeros(size: number): Uint8Array {
-    if (this.zero.length !== size) this.zero = new Uint8Array(size);
-    return this.zero;
-  }
-
-  /** @internal The spare records of `size` bytes (a program reserves one size, run after run: no lookup). */
-  spareOf(size: number): Region[] {
-    if (size === this.spareSize) return this.spareList;
-    let list = this.spare.get(size);
-    if (list === undefined) this.spare.set(size, (list = []));
-    this.spareSize = size;
-    this.spareList = list;
-    return list;
-  }
+  readonly spare: Region[] = [];
 }

@@ -71,7 +71,7 @@ export class HashMap extends RuntimeMap {
     const ks = this.spec.keySize;
     const r = ks <= 6 ? mem.regionP(hi) : undefined;
     const off = lo >>> 0;
-    if (r === undefined || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
+    if (r === undefined || off < r.lo || off + ks > r.size) return super.lookupAtP(mem, hi, lo, cpu, pc);
     // id() of the key's bytes, read in place
     const b = r.bytes;
     let k = 0;

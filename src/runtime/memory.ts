@@ -26,6 +26,11 @@ export interface Region {
    * directly call it too. Undefined when there is nothing to do.
    */
   sync: (() => void) | undefined;
+  /**
+   * The region's bytes are `bytes[lo, size)`: lo is 0 but for a ring buffer record, which is a window
+   * of its ring's slab (written in place, as the kernel's reservations are) with addresses from lo.
+   */
+  lo: number;
   size: number;
   writable: boolean;
   /** False once released (a submitted ring buffer record, a deleted hash element). */
@@ -65,7 +70,7 @@ export class Memory {
   add(kind: RegionKind, bytes: Uint8Array, writable: boolean, owner?: unknown, view?: DataView): Region {
     const id = this.free.pop() ?? this.regions.length;
     // Every region has the same shape (the optional fields set, if only to undefined): accesses stay monomorphic.
-    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), size: bytes.byteLength, writable, live: true, owner, pointers: undefined, writableAt: undefined, src: bytes, sync: undefined };
+    const r: Region = { id, kind, bytes, view: view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), lo: 0, size: bytes.byteLength, writable, live: true, owner, pointers: undefined, writableAt: undefined, src: bytes, sync: undefined };
     this.regions[id] = r;
     return r;
   }
@@ -125,7 +130,7 @@ export class Memory {
     const r = id < this.regions.length ? this.regions[id] : undefined;
     if (r === undefined || !r.live) throw this.fault(pc, addr, size, write, addr === 0n ? 'a NULL pointer' : 'no region (not a pointer)');
     if (r.sync !== undefined) r.sync();
-    if (off + size > r.size) throw this.fault(pc, addr, size, write, `past the end of the ${r.kind} (${r.size} bytes, offset ${off})`);
+    if (off < r.lo || off + size > r.size) throw this.fault(pc, addr, size, write, `${off < r.lo ? 'before the start' : 'past the end'} of the ${r.kind} (${r.size - r.lo} bytes, offset ${off - r.lo})`);
     if (write && !r.writable && !(r.writableAt?.(off, size) ?? false)) throw this.fault(pc, addr, size, write, `the ${r.kind}, which is read-only`);
     this.off = off;
     return r;
@@ -209,7 +214,7 @@ export class Memory {
     const id = this.carried;
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
-    if (r === undefined || !r.live || o + size > r.size) return this.loadSlow(id, o, size, pc);
+    if (r === undefined || !r.live || o < r.lo || o + size > r.size) return this.loadSlow(id, o, size, pc);
     if (r.sync !== undefined) r.sync();
     const ptr = r.pointers;
     if (size === 4 && ptr !== undefined && ptr[2 * o + 1] !== 0) {
@@ -240,7 +245,7 @@ export class Memory {
     const regions = this.regions;
     const r = id >= 0 && id < regions.length ? regions[id] : undefined;
     if (r !== undefined && r.sync !== undefined) r.sync();
-    if (r === undefined || !r.live || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {
+    if (r === undefined || !r.live || o < r.lo || o + size > r.size || (!r.writable && !(r.writableAt !== undefined && r.writableAt(o, size)))) {
       this.store(pairAddress(id, o), size, joinU64(vlo, vhi), pc);
       return;
     }
@@ -294,7 +299,7 @@ export class Memory {
     const off = lo >>> 0;
     const r = id < this.regions.length ? this.regions[id] : undefined;
     if (r !== undefined && r.sync !== undefined) r.sync();
-    if (r === undefined || !r.live || off + len > r.size || (write && !r.writable && !(r.writableAt?.(off, len) ?? false))) return this.bytes(pairAddress(id, off), len, pc, write);
+    if (r === undefined || !r.live || off < r.lo || off + len > r.size || (write && !r.writable && !(r.writableAt?.(off, len) ?? false))) return this.bytes(pairAddress(id, off), len, pc, write);
     return this.viewOf(r, off, len);
   }
 

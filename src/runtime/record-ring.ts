@@ -4,7 +4,9 @@
  * counted lost), a RuntimeReader takes them out as batches.
  *
  * Records are copied once, into slabs (blocks of SLAB bytes, or one record's size if larger; not
- * zeroed: every byte of a record is written, its padding too) that are written front to back. A drain
+ * zeroed: every byte of a record is written, its padding too) that are written front to back; ring
+ * buffer reservations are not copied at all: they are placed in the slab (zeroed) and written there by
+ * the program, as the kernel's are in its ring (place/commit/cancel). A drain
  * hands the slabs to a leased batch, as the kernel reader leases its ring: the batch reads them in place
  * and copies out what it gives away (EventBatch.data), and when it is released the slabs come back
  * here to be written again (recycle) — the same memory run after run, instead of fresh pages for every
@@ -19,6 +21,9 @@ import type { RunClock } from './clock.js';
 const SLAB = 256 * 1024;
 const INITIAL_COLUMNS = 256;
 const NO_SLAB: Uint8Array = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_SLAB.buffer);
+/** Bytes of a slab zeroed at a time ahead of the records placed in it (one fill call per this many). */
+const ZERO_AHEAD = 16 * 1024;
 /** Slabs kept for reuse (4 MiB): enough for a reader that keeps up; a burst beyond is allocated. */
 const SPARE_SLABS = 16;
 
@@ -47,10 +52,17 @@ export class RecordRing {
   private leased: Uint8Array[] = [];
   /** Slabs given back by released batches, to be written again. */
   private readonly spare: Uint8Array[] = [];
-  /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet). */
-  private slab: Uint8Array = NO_SLAB;
+  /** The slab being filled, from `pos`; `cur`: its index in segs (-1: not in it yet); `view` over it. */
+  slab: Uint8Array = NO_SLAB;
+  view: DataView = NO_VIEW;
   private pos = 0;
   private cur = -1;
+  /** The slab's bytes from `pos` up to here are zero (records placed in it start zeroed). */
+  private zeroTo = 0;
+  /** Records placed (place()) and neither committed nor cancelled yet. */
+  open = 0;
+  /** Called by a drain while records are placed and open (their owner takes them back: abandoned). */
+  onAbandon: (() => void) | undefined = undefined;
   /** Called when a record or a loss arrives: set by a reader while it waits for them. */
   onData: (() => void) | undefined = undefined;
 
@@ -71,24 +83,10 @@ export class RecordRing {
     return true;
   }
 
-  /** Give back room taken for a record that will not come (a discarded reservation). */
-  giveBack(bytes: number): void {
-    this.used -= bytes;
-  }
-
   /** A record that has its room: `head`, then `tail` (if any), then zeros up to `size` bytes, at the run's time. */
   write(clock: RunClock, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
-    let pos = this.pos;
-    let slab = this.slab;
-    if (pos + size > slab.length) {
-      this.slab = slab = size <= SLAB && this.spare.length > 0 ? this.spare.pop()! : allocUnsafe(Math.max(SLAB, size));
-      this.pos = pos = 0;
-      this.cur = -1;
-    }
-    if (this.cur < 0) {
-      this.cur = this.segs.length;
-      this.segs.push(slab);
-    }
+    const pos = this.room8(this.pos, size);
+    const slab = this.slab;
     slab.set(head, pos);
     let at = pos + head.length;
     if (tail !== undefined) {
@@ -99,15 +97,72 @@ export class RecordRing {
     const end = pos + size;
     while (at < end) slab[at++] = 0;
     this.pos = end;
+    this.append(clock, this.cur, pos, size);
+  }
+
+  /**
+   * `size` bytes of the slab at `pos` or later (a new slab when they do not fit), the slab in segs:
+   * returns where. (`pos`: the current position, or it rounded up.)
+   */
+  private room8(pos: number, size: number): number {
+    if (pos + size > this.slab.length) {
+      const slab = size <= SLAB && this.spare.length > 0 ? this.spare.pop()! : allocUnsafe(Math.max(SLAB, size));
+      this.slab = slab;
+      this.view = new DataView(slab.buffer, slab.byteOffset, slab.byteLength);
+      this.zeroTo = 0;
+      this.cur = -1;
+      pos = 0;
+    }
+    if (this.cur < 0) {
+      this.cur = this.segs.length;
+      this.segs.push(this.slab);
+    }
+    return pos;
+  }
+
+  /** A record in segs[seg] at `pos`, `size` bytes, joins the waiting ones (its time: the run's). */
+  private append(clock: RunClock, seg: number, pos: number, size: number): void {
     if (this.n === this.off.length) growColumns(this, this.n * 2, this.n);
     const i = this.n++;
     this.off[i] = pos;
     this.len[i] = size;
-    this.seg[i] = this.cur;
+    this.seg[i] = seg;
     clock.read();
     this.tsLo[i] = clock.lo;
     this.tsHi[i] = clock.hi;
     this.onData?.();
+  }
+
+  /**
+   * `size` zeroed bytes of the current slab (`this.slab`, `this.view`) for a record written in place
+   * (a ring buffer reservation, which has its room: room()): returns their offset (8-aligned, as the
+   * kernel's records are). commit() or cancel() ends it.
+   */
+  place(size: number): number {
+    const pos = this.room8((this.pos + 7) & ~7, size);
+    const end = pos + size;
+    if (end > this.zeroTo) {
+      const to = Math.min(this.slab.length, Math.max(end, pos + ZERO_AHEAD));
+      this.slab.fill(0, pos, to);
+      this.zeroTo = to;
+    }
+    this.pos = end;
+    this.open++;
+    return pos;
+  }
+
+  /** The record placed at `pos` of `slab` is complete: it joins the waiting records. */
+  commit(clock: RunClock, slab: Uint8Array, pos: number, size: number): void {
+    this.open--;
+    // (a drain abandons the placed records first: the slab of an open one is still in segs)
+    const seg = slab === this.slab && this.cur >= 0 ? this.cur : this.segs.lastIndexOf(slab);
+    if (seg >= 0) this.append(clock, seg, pos, size);
+  }
+
+  /** The record placed for `bytes` of room will not come (a discarded reservation). */
+  cancel(bytes: number): void {
+    this.open--;
+    this.used -= bytes;
   }
 
   /** The batch of the last drain is released: its slabs are written again by later records. */
@@ -123,6 +178,8 @@ export class RecordRing {
    * the next drain); the next record starts a slab of its own. Returns the next sample index.
    */
   drainInto(b: BatchBuilder, k: number, order: DrainOrder): number {
+    // records still being written in the slabs that go to the batch: their owner gives them up
+    if (this.open > 0) this.onAbandon?.();
     const base = b.segs.length;
     for (const buf of this.segs) b.segment(buf, this.cpu, this.slot, true);
     this.leased = this.segs;
@@ -143,6 +200,8 @@ export class RecordRing {
     this.segs = [];
     this.cur = -1;
     this.slab = NO_SLAB;
+    this.view = NO_VIEW;
+    this.zeroTo = 0;
     this.pos = 0;
     this.used = 0;
     if (this.lost > 0) {
