@@ -3,6 +3,15 @@
  * condition, atomic, load or store, on registers held as int32 pairs. Each returns source text; the
  * names it uses at run time (T, DIV, SWAP, MASK, A, mem, the region caches) are bound by compile().
  */
+import type { Kind } from './codegen-kinds.js';
+
+/**
+ * Whether an access through a base register of `kind` gets the inline path for `region` (the stack,
+ * the packet, the context, a cached region): all of them when nothing is known; packet pointers are
+ * never told apart (they come from context loads), so they count as unknown.
+ */
+const has = (kind: Kind, region: 'stack' | 'packet' | 'ctx' | 'other') => kind === 'any' || kind === region;
+
 /** Registers every call clobbers besides r0 (the compiled path zeroes them, as the interpreter). */
 export const CLOBBER = 'r1l = r1h = r2l = r2h = r3l = r3h = r4l = r4h = r5l = r5h = 0;';
 
@@ -181,7 +190,7 @@ export function condition(pc: number, code: number, is64: boolean, a: Operand, b
 }
 
 /** Atomic read-modify-write, as the interpreter: load (checked), compute, store (checked). */
-export function atomicCode(pc: number, size: number, imm: number, d: Operand, s: Operand, off: number): string {
+export function atomicCode(pc: number, size: number, imm: number, d: Operand, s: Operand, off: number, kind: Kind = 'any'): string {
   const load = `t = mem.loadP(${d.h}, ${d.l}, ${off}, ${size}, ${pc}); u = mem.hi;`;
   const store = (vl: string, vh: string) => `mem.storeP(${d.h}, ${d.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`;
   // inline (the stack, a cached region: in bounds, live and writable, so neither access faults)
@@ -211,11 +220,11 @@ export function atomicCode(pc: number, size: number, imm: number, d: Operand, s:
   };
   const slow = body(load, store);
   if (slow === '') return `throw fault(${pc}, 'unknown atomic operation 0x${imm.toString(16)}');`;
-  return (
-    `o = ${d.ul} + ${off}; if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` +
-    ` else if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= q.lo && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` +
-    ` else { ${slowCached(pc, d, slow)} ${REFRESH} }`
-  );
+  const inline = [
+    has(kind, 'stack') ? `if (${d.h} === SID && o >= 0 && o <= SLW - ${size}) { ${body(vload('SV'), vstore('SV'))} }` : '',
+    has(kind, 'other') ? `if (${d.h} === (q = RC${pc}).id && q.live && q.writable && o >= q.lo && o <= q.size - ${size}) { ${body(vload('q.view'), vstore('q.view'))} }` : '',
+  ].filter(Boolean);
+  return `o = ${d.ul} + ${off}; ${[...inline, `{ ${slowCached(pc, d, slow)} ${REFRESH} }`].join(' else ')}`;
 }
 
 /**
@@ -237,8 +246,8 @@ function fromBytes(a: string, d: Operand, size: number, sx: boolean): string {
 }
 const SET: Record<number, string> = { 1: 'setUint8', 2: 'setUint16', 4: 'setInt32' };
 
-/** A load of `size` bytes at `b` + `off` into `d` (sign-extended for MEMSX); `stackBase`: b is r10. */
-export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: number, sx: boolean, stackBase: boolean): string {
+/** A load of `size` bytes at `b` + `off` into `d` (sign-extended for MEMSX); `kind`: what b points into (codegen-kinds). */
+export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: number, sx: boolean, kind: Kind): string {
   const fromView = (v: string) => {
     if (size === 8) return `${d.l} = ${v}.getInt32(t, true); ${d.h} = ${v}.getInt32(t + 4, true);`;
     const get = `${v}.${GET[size]}(t${size === 1 ? '' : ', true'})`;
@@ -249,12 +258,16 @@ export function loadCode(pc: number, d: Operand, b: Operand, off: number, size: 
     ? `t = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.l} = ${size === 1 ? '(t << 24) >> 24' : size === 2 ? '(t << 16) >> 16' : 't'}; ${d.h} = ${d.l} >> 31;`
     : `${d.l} = mem.loadP(${b.h}, ${b.l}, ${off}, ${size}, ${pc}); ${d.h} = mem.hi;`;
   // the context: inline too, its pointer fields (Region.pointers) as loadP gives them
-  const packet = stackBase
-    ? ''
-    : ` else if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromBytes('PB', d, size, sx)} }` +
-      ` else if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { ${size === 4 ? `if (CPP !== undefined && (o = CPP[2 * t + 1]) !== 0) { ${sx ? `${d.l} = CPP[2 * t]; ${d.h} = ${d.l} >> 31;` : `${d.l} = CPP[2 * t]; ${d.h} = o;`} } else ` : ''}{ ${fromView('CV')} } }`;
-  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${pc}).id && q.live && t >= q.lo && t <= q.size - ${size}) { ${fromView('q.view')} }`;
-  return `t = ${b.ul} + ${off}; if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }${packet}${cached} else { ${stackBase ? slow : slowCached(pc, b, slow)} }`;
+  const inline = [
+    has(kind, 'stack') ? `if (${b.h} === SID && t >= 0 && t <= SL - ${size}) { ${fromView('SV')} }` : '',
+    has(kind, 'packet') ? `if (${b.h} === PID && t >= 0 && t <= PL - ${size}) { ${fromBytes('PB', d, size, sx)} }` : '',
+    has(kind, 'ctx')
+      ? `if (${b.h} === CID && t >= 0 && t <= CL - ${size}) { ${size === 4 ? `if (CPP !== undefined && (o = CPP[2 * t + 1]) !== 0) { ${sx ? `${d.l} = CPP[2 * t]; ${d.h} = ${d.l} >> 31;` : `${d.l} = CPP[2 * t]; ${d.h} = o;`} } else ` : ''}{ ${fromView('CV')} } }`
+      : '',
+    has(kind, 'other') ? `if (${b.h} === (q = RC${pc}).id && q.live && t >= q.lo && t <= q.size - ${size}) { ${fromView('q.view')} }` : '',
+  ].filter(Boolean);
+  // (stack and context regions are never cached: their slow path does not look)
+  return `t = ${b.ul} + ${off}; ${[...inline, `{ ${kind === 'stack' || kind === 'ctx' ? slow : slowCached(pc, b, slow)} }`].join(' else ')}`;
 }
 
 /** One plain store: instruction, offset from the base, width, value (int32 halves, as source text). */
@@ -269,9 +282,9 @@ export interface RunStore {
 /**
  * Stores at `b` + their offsets, inline when the bytes [lo, lo + span) are wholly in the stack, the
  * (copied-in) packet or the region cached for instruction `cachePc`, else `slow` (the checked path);
- * `stackBase`: b is r10 (only the stack is tried).
+ * `kind`: what b points into (codegen-kinds: the inline paths tried).
  */
-function checkedStores(b: Operand, run: RunStore[], lo: number, span: number, cachePc: number, slow: string, stackBase: boolean): string {
+function checkedStores(b: Operand, run: RunStore[], lo: number, span: number, cachePc: number, slow: string, kind: Kind): string {
   const all = (v: string) =>
     run
       .map(({ off, size, vl, vh }) => {
@@ -279,15 +292,18 @@ function checkedStores(b: Operand, run: RunStore[], lo: number, span: number, ca
         return size === 8 ? `${v}.setInt32(${at}, ${vl}, true); ${v}.setInt32(${at} + 4, ${vh}, true);` : `${v}.${SET[size]}(${at}, ${vl}${size === 1 ? '' : ', true'});`;
       })
       .join(' ');
-  const packet = stackBase ? '' : ` else if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }`;
-  const cached = stackBase ? '' : ` else if (${b.h} === (q = RC${cachePc}).id && q.live && q.writable && t >= q.lo && t <= q.size - ${span}) { ${all('q.view')} }`;
-  return `t = ${b.ul} + ${lo}; if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }${packet}${cached} else { ${slow} }`;
+  const inline = [
+    has(kind, 'stack') ? `if (${b.h} === SID && t >= 0 && t <= SLW - ${span}) { ${all('SV')} }` : '',
+    has(kind, 'packet') ? `if (${b.h} === PID && t >= 0 && t <= PLW - ${span}) { ${all('PV')} }` : '',
+    has(kind, 'other') ? `if (${b.h} === (q = RC${cachePc}).id && q.live && q.writable && t >= q.lo && t <= q.size - ${span}) { ${all('q.view')} }` : '',
+  ].filter(Boolean);
+  return `t = ${b.ul} + ${lo}; ${[...inline, `{ ${slow} }`].join(' else ')}`;
 }
 
 /** A store of the low `size` bytes of `vh:vl` at `b` + `off`. */
-export function storeCode(pc: number, b: Operand, off: number, size: number, vl: string, vh: string, stackBase: boolean): string {
+export function storeCode(pc: number, b: Operand, off: number, size: number, vl: string, vh: string, kind: Kind): string {
   const store = `mem.storeP(${b.h}, ${b.l}, ${off}, ${size}, ${vl}, ${vh}, ${pc});`;
-  return checkedStores(b, [{ pc, off, size, vl, vh }], off, size, pc, stackBase ? store : `${slowCached(pc, b, store)} ${REFRESH}`, stackBase);
+  return checkedStores(b, [{ pc, off, size, vl, vh }], off, size, pc, kind === 'stack' ? store : `${slowCached(pc, b, store)} ${REFRESH}`, kind);
 }
 
 /**
@@ -295,8 +311,8 @@ export function storeCode(pc: number, b: Operand, off: number, size: number, vl:
  * the bytes they span, then each store inline; when the span is not wholly in one region (or the region
  * is not cached yet), the stores one by one (`each`: their own checks, faulting where they would).
  */
-export function storeRunCode(b: Operand, run: RunStore[], each: string): string {
+export function storeRunCode(b: Operand, run: RunStore[], each: string, kind: Kind): string {
   const lo = Math.min(...run.map((s) => s.off));
   const span = Math.max(...run.map((s) => s.off + s.size)) - lo;
-  return checkedStores(b, run, lo, span, run[0]!.pc, each, false);
+  return checkedStores(b, run, lo, span, run[0]!.pc, each, kind);
 }

@@ -22,6 +22,7 @@ import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, storeRunCode, CLOBBER, REFRESH, type RunStore } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
 import { blockInfo, lookupCode, mapOfR1, type Bind, type BlockInfo } from './codegen-maps.js';
+import { baseKinds, type Kind } from './codegen-kinds.js';
 
 /** Frame of a bpf-to-bpf call: return pc, r6..r10 halves. */
 const FRAME = 11;
@@ -54,6 +55,8 @@ interface Flow {
   /** The program's basic blocks and the names of bound values (inline map lookups). */
   blocks: BlockInfo;
   bind: Bind;
+  /** What each access's base register points into (codegen-kinds; all 'any' when not analysed). */
+  kinds: Kind[];
 }
 
 const isExit = (op: number) => ((op & 7) === Cls.JMP || (op & 7) === Cls.JMP32) && op >> 4 === 0x9;
@@ -84,7 +87,7 @@ function codeFrom(p: Linked, i: number, flow: Flow, isTarget: (k: number) => boo
     }
     if (run.length > 1) {
       const each = run.map((r) => insnCode(p, r.pc, flow)).join(' ');
-      return [storeRunCode(reg(s.base), run, each), i + run.length];
+      return [storeRunCode(reg(s.base), run, each, flow.kinds[i]!), i + run.length];
     }
   }
   return [insnCode(p, i, flow), c.op[i] === 0x18 ? i + 2 : i + 1];
@@ -113,18 +116,18 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
     }
     case Cls.LDX: {
       const size = SIZE_BYTES[(op >> 3) & 3]!;
-      return loadCode(i, d, s, off, size, (op & 0xe0) === Mode.MEMSX && size !== 8, c.src[i] === 10);
+      return loadCode(i, d, s, off, size, (op & 0xe0) === Mode.MEMSX && size !== 8, c.src[i] === 10 ? 'stack' : flow.kinds[i]!);
     }
     case Cls.ST: {
       const v = immOp(imm);
-      return storeCode(i, d, off, SIZE_BYTES[(op >> 3) & 3]!, v.l, v.h, c.dst[i] === 10);
+      return storeCode(i, d, off, SIZE_BYTES[(op >> 3) & 3]!, v.l, v.h, c.dst[i] === 10 ? 'stack' : flow.kinds[i]!);
     }
     case Cls.STX: {
       const size = SIZE_BYTES[(op >> 3) & 3]!;
       if ((op & 0xe0) === Mode.ATOMIC) {
-        return size === 4 || size === 8 ? atomicCode(i, size, imm, d, s, off) : `throw fault(${i}, 'atomic operations are 4 or 8 bytes wide');`;
+        return size === 4 || size === 8 ? atomicCode(i, size, imm, d, s, off, flow.kinds[i]!) : `throw fault(${i}, 'atomic operations are 4 or 8 bytes wide');`;
       }
-      return storeCode(i, d, off, size, s.l, s.h, c.dst[i] === 10);
+      return storeCode(i, d, off, size, s.l, s.h, c.dst[i] === 10 ? 'stack' : flow.kinds[i]!);
     }
   }
   // JMP, JMP32
@@ -212,7 +215,7 @@ const TEMPS = 'let t = 0, u = 0, w = 0, x = 0, y = 0, z = 0, o = 0, bh = 0, pv, 
  * merges), bpf-to-bpf calls as calls, registers crossing through a shared Int32Array (the callee
  * starts with the caller's r0-r9 and hands back r0-r5; r6-r10 stay the caller's).
  */
-function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | 'bind'>): { source: string; entry: string } {
+function structured(p: Linked, starts: number[], common: Pick<Flow, 'blocks' | 'bind' | 'kinds'>): { source: string; entry: string } {
   const c = p.code;
   const regList = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
   const store = (n: number) => regList(0, n).map((r) => `RF[${2 * r}] = r${r}l; RF[${2 * r + 1}] = r${r}h;`).join(' ');
@@ -305,7 +308,7 @@ function inlined(c: Decoded, starts: number[], end: (a: number) => number): Set<
 }
 
 /** Any other program: one function, a dispatch loop (a switch over the jump targets) around straight-line code. */
-function dispatchLoop(p: Linked, common: Pick<Flow, 'blocks' | 'bind'>): { source: string; entry: string } {
+function dispatchLoop(p: Linked, common: Pick<Flow, 'blocks' | 'bind' | 'kinds'>): { source: string; entry: string } {
   const c = p.code;
   const targets = new Set<number>([0]);
   let calls = false;
@@ -360,7 +363,8 @@ function dispatchLoop(p: Linked, common: Pick<Flow, 'blocks' | 'bind'>): { sourc
   return { source, entry: 'run' };
 }
 
-export function compile(p: Linked): Compiled {
+/** `force`: every access's kind (tests: a wrong kind must change nothing but speed). */
+export function compile(p: Linked, force?: Kind): Compiled {
   const starts = nestedFunctions(p.code);
   // values the generated code reads as constants (B0, B1, ...: bound below)
   const bound: unknown[] = [];
@@ -369,7 +373,11 @@ export function compile(p: Linked): Compiled {
     if (k < 0) k = bound.push(v) - 1;
     return `B${k}`;
   };
-  const common = { blocks: blockInfo(p, (i) => jumpTarget(p.code, i)), bind };
+  const jt = (i: number) => jumpTarget(p.code, i);
+  const blocks = blockInfo(p, jt);
+  // (the analysis needs forward jumps: a dispatch loop's program gets every inline path)
+  const kinds = force !== undefined ? new Array<Kind>(p.code.count).fill(force) : starts ? baseKinds(p, starts, (a) => starts[starts.indexOf(a) + 1] ?? p.code.count, jt) : new Array<Kind>(p.code.count).fill('any');
+  const common = { blocks, bind, kinds };
   const { source, entry } = starts ? structured(p, starts, common) : dispatchLoop(p, common);
   // the address space of the program's maps (inline lookups check they run in it)
   const maps = p.maps?.find((m) => m !== undefined)?.mem;
