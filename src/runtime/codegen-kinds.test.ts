@@ -6,19 +6,14 @@ import { Runtime } from './runtime.js';
 import { baseKinds, type Kind } from './codegen-kinds.js';
 import type { Linked } from './interpreter.js';
 import { Cls } from './insn.js';
+import { jumpTarget } from './codegen-flow.js';
 import { assemble, insn, loadRaw } from './raw.js';
 
 function kindsOf(file: string, prog: string): { kinds: Kind[]; linked: Linked } {
   const rt = Runtime.load(fs.readFileSync(file), { programs: [prog] });
   const linked = (rt.program(prog) as unknown as { linked: Linked }).linked;
   const c = linked.code;
-  const jt = (i: number) => {
-    const cls = c.op[i]! & 7;
-    if (cls !== Cls.JMP && cls !== Cls.JMP32) return undefined;
-    const code = c.op[i]! >> 4;
-    if ((cls === Cls.JMP && code === 0x8) || code === 0x9) return undefined;
-    return i + (cls === Cls.JMP32 && code === 0 ? c.imm[i]! : c.off[i]!) + 1;
-  };
+  const jt = (i: number) => jumpTarget(c, i);
   return { kinds: baseKinds(linked, [0], () => c.count, jt), linked };
 }
 
