@@ -122,7 +122,7 @@ export function rbSubmitRegion(env: RunEnv, r: Region | undefined, at: number, p
   // (a ring buffer record's owner is its ring buffer)
   const m = r !== undefined && r.kind === 'ringbuf record' ? ringbufMap(r.owner as RuntimeMap) : undefined;
   const ring = m !== undefined && at === r!.lo ? m.placedIn[r!.id] : undefined;
-  if (ring === undefined || !m!.reservations.has(r!.id)) {
+  if (ring === undefined) {
     throw new RuntimeFault(`instruction ${pc}: ring buffer ${discard ? 'discard' : 'submit'} of something that is not a reserved record`, { insn: pc });
   }
   const size = r!.size - r!.lo;
@@ -133,8 +133,8 @@ export function rbSubmitRegion(env: RunEnv, r: Region | undefined, at: number, p
 
 /** The reservation `r` is over: it faults from now on; its region waits to back a later one. */
 function endReservation(env: RunEnv, m: RingbufMap, r: Region): void {
-  m.reservations.delete(r.id);
   m.placedIn[r.id] = undefined;
+  m.reserved--;
   if (m.spare.length < 16) {
     env.mem.retire(r);
     m.spare.push(r);
@@ -161,8 +161,8 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
   }
   r.lo = pos;
   r.size = pos + size;
-  m.reservations.set(r.id, r);
   m.placedIn[r.id] = ring;
+  m.reserved++;
   return r;
 }
 
@@ -173,7 +173,7 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
 function abandon(env: RunEnv, m: RingbufMap, ring: RecordRing): void {
   m.placedIn.forEach((placed, id) => {
     if (placed !== ring) return;
-    const r = m.reservations.get(id)!;
+    const r = env.mem.regionP(id)!;
     const size = r.size - r.lo;
     endReservation(env, m, r);
     ring.cancel(rbRecordBytes(size));

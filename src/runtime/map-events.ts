@@ -8,48 +8,13 @@ export class PerfEventArrayMap extends RuntimeMap {
   readonly rings: (RecordRing | undefined)[] = [];
 }
 
-/**
- * Regions by id, in an array (ids are small and reused): a Map that gains and loses one entry per
- * run rehashes on every delete.
- */
-class RegionsById {
-  private readonly a: (Region | undefined)[] = [];
-  private n = 0;
-
-  get size(): number {
-    return this.n;
-  }
-
-  has(id: number): boolean {
-    return this.a[id] !== undefined;
-  }
-
-  get(id: number): Region | undefined {
-    return this.a[id];
-  }
-
-  set(id: number, r: Region): this {
-    while (this.a.length <= id) this.a.push(undefined);
-    if (this.a[id] === undefined) this.n++;
-    this.a[id] = r;
-    return this;
-  }
-
-  delete(id: number): boolean {
-    if (this.a[id] === undefined) return false;
-    this.a[id] = undefined;
-    this.n--;
-    return true;
-  }
-}
-
 export class RingbufMap extends RuntimeMap {
   /** @internal The ring records go to (a reader takes them; without one they wait, up to the map's size). */
   ring = new RecordRing(0, undefined, this.spec.maxEntries);
-  /** Open reservations (region id → region), released on submit/discard. */
-  readonly reservations = new RegionsById();
-  /** @internal The ring each open reservation is placed in (by region id). */
+  /** @internal The ring each open reservation is placed in, by region id (undefined: not reserved). */
   readonly placedIn: (RecordRing | undefined)[] = [];
+  /** Reservations open (submit and discard end them). */
+  reserved = 0;
   /**
    * @internal Regions of submitted or discarded records, retired (Memory.retire: they fault) until the
    * next reservations revive them over their own bytes: the same region objects come back, so the

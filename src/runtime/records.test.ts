@@ -142,7 +142,7 @@ for (const mode of MODES) {
     const it = r.batches()[Symbol.asyncIterator]();
     const rb = rt.map('rb') as RingbufMap;
     rt.program('rb_reserve').run(small.data);
-    assert.equal(rb.reservations.size, 1);
+    assert.equal(rb.reserved, 1);
     const held = rb.ring.used;
     assert.ok(held > 0, 'the open reservation holds room');
     // a record from rb_output wakes the reader: the drain gives the reservation up
@@ -150,7 +150,7 @@ for (const mode of MODES) {
     const b = (await it.next()).value!;
     assert.equal(b.length, 1, 'only the output record: the open reservation is not one');
     assert.equal(new DataView(b.data(0).buffer, b.data(0).byteOffset).getUint32(8, true), small.data.length);
-    assert.equal(rb.reservations.size, 0, 'the reservation is given up');
+    assert.equal(rb.reserved, 0, 'the reservation is given up');
     assert.equal(rb.spare.length, 1, 'its region waits for the next reservation');
     assert.equal(rb.spare[0]!.live, false, 'and faults until then');
     assert.equal(rb.ring.used, 0, 'its room is back, and the output record is drained');
