@@ -17,6 +17,7 @@ import { Cls, Mode, SIZE_BYTES, type Decoded } from './insn.js';
 import { MAX_CALL_DEPTH, MAX_STEPS, STACK_SIZE, type Linked } from './interpreter.js';
 import type { RunEnv } from './env.js';
 import { pairHelper } from './helpers-pair.js';
+import { cpuBig, ktimeBig, ktimeBootBig } from './helpers.js';
 import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, storeRunCode, CLOBBER, REFRESH, type RunStore } from './codegen-ops.js';
@@ -128,6 +129,9 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
     if (h !== undefined && pairHelper(h) !== undefined) {
       // the helper's int32-pair form (helpers.ts): no BigInt for its arguments and result
       const call = `r0l = P[${i}](env, r1l, r1h, r2l, r2h, r3l, r3h, r4l, r4h, r5l, r5h, ${i}); r0h = mem.hi; ${CLOBBER} ${REFRESH}`;
+      // the helpers that only read the run's state, written in place (as cpuP and ktimeP do it)
+      if (h === cpuBig) return `if (((x = env.cpu) | 0) === x && x >= 0) { r0l = x; r0h = 0; ${CLOBBER} } else { ${call} }`;
+      if (h === ktimeBig || h === ktimeBootBig) return `pv = env.clock; pv.read(); r0l = pv.lo; r0h = pv.hi; ${CLOBBER}`;
       const m = imm === 1 ? mapOfR1(p, flow.blocks, i) : undefined;
       return m !== undefined ? lookupCode(m, call, flow.bind) : call;
     }
