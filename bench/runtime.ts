@@ -16,7 +16,8 @@
  *   between measurements, untimed; rings large enough that every output succeeds, checked). The
  *   median of the repeats is the packet's time for each side — interleaving and the median keep the
  *   VM's noise bursts (the two vCPUs here can differ by 1.5x at times) out of the ratio.
- * kernel_ns / runtime_ns: the mean over the packets of those medians; ratio = runtime / kernel.
+ * kernel_ns / runtime_ns: the mean over the packets of those medians; ratio = runtime / kernel; per_packet_ns:
+ * each packet's [kernel, runtime] medians with a reader (the VM's slow phases show as runs of slower packets).
  * runtime_ns_no_reader: the same without a reader (perf outputs fail with ENOENT, as when nothing
  * reads; ring buffer records wait in the map as in the kernel, until it is full).
  * Prints one JSON line per program and a summary (median and max of the ratios over the programs).
@@ -71,7 +72,7 @@ function runMany(prog: { run(d: Uint8Array, o: { cpu: number }): unknown }, data
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const slotsOf = (maxEntries: number) => [0, 1, 2, 3].map((k) => k * NCPU + CPU).filter((s) => s < (maxEntries || NCPU));
 
-interface Measured { kernel: number; runtime: number; warmupRuns: number }
+interface Measured { kernel: number; runtime: number; warmupRuns: number; perPacket: [number, number][] }
 
 /** In a process of its own: kernel and runtime ns per run for `c`, interleaved per packet (see the header). */
 async function measure(c: Case, withReader: boolean): Promise<Measured> {
@@ -126,7 +127,7 @@ async function measure(c: Case, withReader: boolean): Promise<Measured> {
       }
       if (reader && reader.stats.lost > 0) throw new Error(`${c.prog}: the runtime's reader lost ${reader.stats.lost} records; the measurement would not be of successful outputs`);
       if (kreader && kreader.stats.lost > 0) throw new Error(`${c.prog}: the kernel's reader lost ${kreader.stats.lost} records; the measurement would not be of successful outputs`);
-      return { kernel: mean(k), runtime: mean(r), warmupRuns };
+      return { kernel: mean(k), runtime: mean(r), warmupRuns, perPacket: k.map((x, i) => [Math.round(x), Math.round(r[i]!)]) };
     } finally {
       await reader?.close();
       await kreader?.close();
@@ -159,6 +160,9 @@ for (const c of cases) {
     kernel_ns: +a.kernel.toFixed(1), runtime_ns: +a.runtime.toFixed(1), ratio: +(a.runtime / a.kernel).toFixed(2),
     kernel_ns_no_reader: +b.kernel.toFixed(1), runtime_ns_no_reader: +b.runtime.toFixed(1), ratio_no_reader: +(b.runtime / b.kernel).toFixed(2),
     event_map: c.eventMap ?? null, warmup_runs: a.warmupRuns,
+    // each packet's medians [kernel, runtime] with a reader, in corpus order: the VM's phases show here
+    // (consecutive packets measured in a slow phase are slower on both sides, the runtime more)
+    per_packet_ns: a.perPacket,
   };
   ratios.push(row.ratio);
   ratiosNoReader.push(row.ratio_no_reader);
