@@ -42,10 +42,10 @@ export class PollTimer {
    * A drain gave `batch`: traffic too slow for the kernel to wake the reader in time is polled every
    * 1 ms. Perf: the rate since the last drain says how long the watermark takes to fill; only if that
    * is longer than flushMs is the traffic slow (a poll's own small batches do not count as slow: at
-   * millions of events/s, 1 ms polls would cost several times the drains that wake-ups do).
+   * millions of events/s, 1 ms polls would cost several times the drains that wake-ups do). `now`:
+   * performance.now() of that drain.
    */
-  drained(batch: EventBatch, cause: DrainCause): void {
-    const now = performance.now();
+  drained(batch: EventBatch, cause: DrainCause, now: number): void {
     const ms = Math.max(now - this.lastDrain, MIN_INTERVAL_MS);
     this.lastDrain = now;
     // ring buffers wake the reader adaptively: only producers that ask for no wake-ups need polling

@@ -39,7 +39,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private due = true;
   /** What made the next drain due: the start, a kernel wake-up or a timer. */
   private cause: DrainCause = 'start';
-  private lastDropsPoll = 0;
+  private lastDropsPoll = -Infinity;
+  /** performance.now() of the last drain (the drop-counter cadence and the poll timer share it). */
+  private drainedAt = 0;
   private readonly dropsEveryMs: number;
   private lastCpuCheck = Date.now();
   private iterating = false;
@@ -140,7 +142,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const rb = this.parts.ringbuf;
     const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
     if (rb) took(rb, rb.readInto(b, lease, rbLimit), rbLimit);
-    const now = Date.now();
+    const now = (this.drainedAt = performance.now());
     if (this.parts.drops && (final || now - this.lastDropsPoll >= this.dropsEveryMs)) {
       this.lastDropsPoll = now;
       this.stats.lost += this.losses.poll(b.lost);
@@ -276,7 +278,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       const batch = this.drain(false, !this.copyBatches);
       // (the poll timer decides from the batch whether the traffic is too slow for the watermark)
       if (batch) {
-        this.poll?.drained(batch, cause);
+        this.poll?.drained(batch, cause, this.drainedAt);
         return batch;
       }
     }

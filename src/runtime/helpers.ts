@@ -134,7 +134,6 @@ export function rbSubmitRegion(env: RunEnv, r: Region | undefined, at: number, p
 /** The reservation `r` is over: it faults from now on; its region waits to back a later one. */
 function endReservation(env: RunEnv, m: RingbufMap, r: Region): void {
   m.placedIn[r.id] = undefined;
-  m.reserved--;
   if (m.spare.length < 16) {
     env.mem.retire(r);
     m.spare.push(r);
@@ -162,7 +161,6 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
   r.lo = pos;
   r.size = pos + size;
   m.placedIn[r.id] = ring;
-  m.reserved++;
   return r;
 }
 

@@ -14,7 +14,11 @@ export class RingbufMap extends RuntimeMap {
   /** @internal The ring each open reservation is placed in, by region id (undefined: not reserved). */
   readonly placedIn: (RecordRing | undefined)[] = [];
   /** Reservations open (submit and discard end them). */
-  reserved = 0;
+  get reserved(): number {
+    let n = 0;
+    for (const r of this.placedIn) if (r !== undefined) n++;
+    return n;
+  }
   /**
    * @internal Regions of submitted or discarded records, retired (Memory.retire: they fault) until the
    * next reservations revive them over their own bytes: the same region objects come back, so the
