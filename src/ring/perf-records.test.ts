@@ -120,9 +120,13 @@ test('unknown record types are skipped and reported', () => {
   assert.deepEqual(others, [5]);
 });
 
+// (positions far past 2^31 and 2^32 too: the parser counts in ring offsets, and positions of a long-lived ring are that large)
+const BASES = [0, 2 ** 31 - 96, 2 ** 32 - 200, 2 ** 52 + 2 ** 32 - 8];
+
 test('in place, a limit stops at the end of the record that reaches it (a straddling one too), and reading on from there gets the rest', () => {
   const size = 256;
-  for (let start = 0; start < size; start += 8) {
+  for (const base of BASES) for (let at = 0; at < size; at += 8) {
+    const start = base + at;
     const r = new FakePerfRing(size, start);
     // 6 samples of 40 bytes (record 56) and a loss notice: 360 bytes, over a ring of 256 in two reads
     const payloads = Array.from({ length: 6 }, (_, k) => new Array(40).fill(k + 1));

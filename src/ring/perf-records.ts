@@ -195,24 +195,27 @@ export function parsePerfInRing(
   const mask = size - 1;
   if (head - tail > size || head < tail) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${head - tail} bytes apart in a ring of ${size}`);
   b.reserve(((head - tail) >>> 4) + 1);
-  const off = b.off;
-  const len = b.len;
-  const tsLo = b.tsLo;
-  const tsHi = b.tsHi;
+  let off = b.off;
+  let len = b.len;
+  let tsLo = b.tsLo;
+  let tsHi = b.tsHi;
   let n = b.n;
   // samples [from, n) are in the ring segment: its index goes into the seg column in one fill
   let from = n;
   let bytes = 0;
   if (timestamps) b.withTs = true;
-  let p = tail;
-  const stop = tail + limit;
-  while (p < head && p < stop) {
-    const o = p & mask;
+  // The loop counts in int32 offsets: bytes taken since `tail` and the offset in the ring (positions
+  // grow past 2^31 within seconds at full rate, and arithmetic on them is then floating point: 2x slower).
+  const avail = (head - tail) | 0;
+  const want = limit < avail ? Math.ceil(limit) | 0 : avail;
+  let taken = 0;
+  let o = tail % size | 0;
+  while (taken < want) {
     const w = o >>> 2;
     const type = u32[w]!;
     const recSize = u32[w + 1]! >>> 16;
-    if (recSize < 8 || (recSize & 7) !== 0 || p + recSize > head) {
-      throw new BadInputError(`corrupt perf ring record at position ${p}: record size ${recSize} does not fit (${head - p} bytes left)`);
+    if (recSize < 8 || (recSize & 7) !== 0 || recSize > avail - taken) {
+      throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: record size ${recSize} does not fit (${avail - taken} bytes left)`);
     }
     if (o + recSize > size) {
       // Straddles the end of the ring: reassemble this one record.
@@ -220,9 +223,11 @@ export function parsePerfInRing(
       b.n = n;
       b.bytes += bytes;
       bytes = 0;
+      const p = tail + taken;
       const copy = linearize(ring, p, p + recSize);
       parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), onLost);
       n = from = b.n;
+      ({ off, len, tsLo, tsHi } = b);
     } else if (type === PERF_RECORD_SAMPLE) {
       let q = w + 2;
       if (timestamps) {
@@ -233,20 +238,21 @@ export function parsePerfInRing(
       const raw = u32[q]!;
       const start = (q + 1) << 2;
       if (raw > o + recSize - start) {
-        throw new BadInputError(`corrupt perf ring record at position ${p}: raw size ${raw} exceeds the record (${recSize} bytes)`);
+        throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: raw size ${raw} exceeds the record (${recSize} bytes)`);
       }
       off[n] = start;
       len[n] = raw;
       n++;
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
-      if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${p}: lost record of ${recSize} bytes`);
+      if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: lost record of ${recSize} bytes`);
       onLost(u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
-    p += recSize;
+    taken += recSize;
+    o = (o + recSize) & mask;
   }
   b.seg.fill(ringSeg, from, n);
   b.n = n;
   b.bytes += bytes;
-  return p;
+  return tail + taken;
 }

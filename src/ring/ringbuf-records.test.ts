@@ -45,7 +45,9 @@ function read(r: FakeRingbuf, cons: number) {
 
 test('records are read at every wrap offset, discarded ones skipped', () => {
   const size = 128;
-  for (let start = 0; start < size * 2; start += 8) {
+  // (positions far past 2^31 and 2^32 too: the parser counts in ring offsets, and positions of a long-lived ring are that large)
+  for (const base of [0, 2 ** 31 - 48, 2 ** 32 - 104, 2 ** 52 + 2 ** 32 - 8]) for (let at = 0; at < size * 2; at += 8) {
+    const start = base + at;
     const r = new FakeRingbuf(size, start);
     const a = Array.from({ length: 13 }, (_, i) => i + 1);
     const b = Array.from({ length: 20 }, (_, i) => 200 - i);
@@ -90,7 +92,9 @@ test('a length that does not fit is a typed error', () => {
 
 test('in place (double mapping), a limit stops at the end of the record that reaches it; reading on from there gets the rest', () => {
   const size = 128;
-  for (let start = 0; start < size * 2; start += 8) {
+  // (positions far past 2^31 and 2^32 too: the parser counts in ring offsets, and positions of a long-lived ring are that large)
+  for (const base of [0, 2 ** 31 - 48, 2 ** 32 - 104, 2 ** 52 + 2 ** 32 - 8]) for (let at = 0; at < size * 2; at += 8) {
+    const start = base + at;
     const r = new FakeRingbuf(size, start);
     const payloads = [Array.from({ length: 13 }, (_, i) => i + 1), [7, 7, 7], Array.from({ length: 20 }, (_, i) => 200 - i), [5]];
     r.write(payloads[0]!);

@@ -142,22 +142,26 @@ export function parseRingbufInRing(
   limit = Infinity,
 ): number {
   const mask = size - 1;
+  if (prod - cons > size || prod < cons) throw new BadInputError(`ring buffer: producer ${prod} and consumer ${cons} are ${prod - cons} bytes apart in a ring of ${size}`);
   b.reserve(((prod - cons) >>> 4) + 1);
   const off = b.off;
   const len = b.len;
   let n = b.n;
   const first = n;
   let bytes = 0;
-  let pos = cons;
-  const stop = cons + limit;
-  while (pos < prod && pos < stop) {
-    const o = pos & mask;
+  // int32 offsets (bytes taken since `cons`, the offset in the ring): positions pass 2^31 within
+  // seconds at full rate, and arithmetic on them is then floating point
+  const avail = (prod - cons) | 0;
+  const want = limit < avail ? Math.ceil(limit) | 0 : avail;
+  let taken = 0;
+  let o = cons % size | 0;
+  while (taken < want) {
     const hdr = Atomics.load(words, o >>> 2) >>> 0;
     if (hdr & RINGBUF_BUSY_BIT) break;
     const dataLen = hdr & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     const total = (dataLen + RINGBUF_HDR_SZ + 7) & ~7;
-    if (total > size || pos + total > prod) {
-      throw new BadInputError(`corrupt ring buffer record at position ${pos}: length ${dataLen} does not fit (${prod - pos} bytes produced)`);
+    if (total > avail - taken) {
+      throw new BadInputError(`corrupt ring buffer record at position ${cons + taken}: length ${dataLen} does not fit (${avail - taken} bytes produced)`);
     }
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
       off[n] = o + RINGBUF_HDR_SZ - base;
@@ -165,10 +169,11 @@ export function parseRingbufInRing(
       n++;
       bytes += dataLen;
     }
-    pos += total;
+    taken += total;
+    o = (o + total) & mask;
   }
   b.seg.fill(seg, first, n); // (one fill, not a store per record)
   b.n = n;
   b.bytes += bytes;
-  return pos;
+  return cons + taken;
 }
