@@ -88,6 +88,19 @@ test('a length that does not fit is a typed error', () => {
   r.write([1, 2, 3]);
   r.data[0] = 0xff; // len 255 > ring
   assert.throws(() => scanRingbuf(0, r.prod, 63, (o) => r.len(o)), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
+  // in place: the same length, and positions that are more than a ring apart (or backwards)
+  const doubled = new Uint8Array(128);
+  doubled.set(r.data, 0);
+  doubled.set(r.data, 64);
+  const words = new Int32Array(doubled.buffer);
+  const bad = (e: unknown) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT';
+  assert.throws(() => parseRingbufInRing(words, 64, 0, r.prod, new BatchBuilder(undefined, false), 0, 0), bad);
+  const ok = new FakeRingbuf(64, 0);
+  for (let k = 0; k < 4; k++) ok.write([k, k, k]); // 4 records of 16 bytes: the whole ring (a producer two rings ahead would read them twice)
+  const okWords = new Int32Array(new Uint8Array([...ok.data, ...ok.data]).buffer);
+  assert.equal(parseRingbufInRing(okWords, 64, 2 ** 32, 2 ** 32 + 64, new BatchBuilder(undefined, false), 0, 0), 2 ** 32 + 64);
+  assert.throws(() => parseRingbufInRing(okWords, 64, 2 ** 32, 2 ** 32 + 128, new BatchBuilder(undefined, false), 0, 0), bad);
+  assert.throws(() => parseRingbufInRing(okWords, 64, 16, 8, new BatchBuilder(undefined, false), 0, 0), bad);
 });
 
 test('in place (double mapping), a limit stops at the end of the record that reaches it; reading on from there gets the rest', () => {
