@@ -108,6 +108,14 @@ test('corrupt records end in a typed error, never a loop', () => {
   const cut = linearize(r.ring, 0, r.head).subarray(0, 12);
   assert.throws(() => parsePerfRecords(cut, false, { sample() {}, lost() {} }), BpfpipeError);
   assert.throws(() => linearize(new Uint8Array(64), 0, 65), BpfpipeError);
+  // in place: a head more than a ring ahead of the tail (it would read the same records twice), or behind it
+  const full = new FakePerfRing(64, 2 ** 32);
+  for (let k = 0; k < 4; k++) full.sample([k, k, k, k]); // 4 records of 16 bytes: the whole ring
+  const u32 = new Uint32Array(full.ring.buffer);
+  const parse = (tail: number, head: number) => parsePerfInRing(full.ring, u32, tail, head, false, new BatchBuilder(undefined, true), 0, 0, 0, () => {});
+  assert.equal(parse(2 ** 32, 2 ** 32 + 64), 2 ** 32 + 64);
+  assert.throws(() => parse(2 ** 32, 2 ** 32 + 128), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
+  assert.throws(() => parse(2 ** 32 + 16, 2 ** 32), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
 });
 
 test('unknown record types are skipped and reported', () => {
