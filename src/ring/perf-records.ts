@@ -4,6 +4,7 @@
  * [tail, head) out in one block (reassembling the wrap), parse whole records from the copy and only
  * then move data_tail, so the kernel can never overwrite bytes that are still being read.
  */
+import { MAX_RING_BYTES } from './ring-position.js';
 import { BadInputError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -193,6 +194,7 @@ export function parsePerfInRing(
 ): number {
   const size = ring.byteLength;
   const mask = size - 1;
+  if (size > MAX_RING_BYTES) throw new BadInputError(`perf ring of ${size} bytes: larger than ${MAX_RING_BYTES}`);
   if (head - tail > size || head < tail) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${head - tail} bytes apart in a ring of ${size}`);
   b.reserve(((head - tail) >>> 4) + 1);
   let off = b.off;

@@ -7,7 +7,7 @@ import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
-import { ConsumerCursor } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -42,8 +42,11 @@ export class PerfRing {
     if (!Number.isInteger(o.pages) || o.pages < 1 || (o.pages & (o.pages - 1)) !== 0) {
       throw new UsageError(`pagesPerCpu must be a power of two (1, 2, 4, ...), got ${o.pages}`);
     }
-    const k = kernel();
     const page = pageSize();
+    if (o.pages * page > MAX_RING_BYTES) {
+      throw new UsageError(`a perf ring of ${o.pages} pages (${o.pages * page} bytes) is larger than the ${MAX_RING_BYTES / 2 ** 20} MiB a ring can have; use fewer pagesPerCpu`);
+    }
+    const k = kernel();
     const attr = encodeBpfOutputAttr({ wakeupBytes: o.wakeupBytes, wakeupEvents: o.wakeupEvents, timestamps: o.timestamps, disabled: true });
     let fd: number;
     try {

@@ -5,6 +5,12 @@
  */
 
 /**
+ * The largest ring (data bytes) the readers take: the in-place parsers count in int32 offsets into
+ * the ring and bytes since the consumer's position. 1 GiB per ring (a perf ring per CPU, a ring buffer).
+ */
+export const MAX_RING_BYTES = 2 ** 30;
+
+/**
  * The position just past the record whose data ends at ring offset `end` (records are 8-byte
  * aligned: `end` is rounded up), counted from position `from` in a ring of `mask + 1` bytes (a power
  * of two); undefined when that is not in (from, to]. Positions are byte counts since the ring was

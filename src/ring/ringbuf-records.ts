@@ -5,6 +5,7 @@
  * u32 page offset, then the data, padded to 8 bytes. The consumer stops at the first BUSY record.
  */
 import { BadInputError } from '../errors.js';
+import { MAX_RING_BYTES } from './ring-position.js';
 import { allocUnsafe } from './perf-records.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -142,6 +143,7 @@ export function parseRingbufInRing(
   limit = Infinity,
 ): number {
   const mask = size - 1;
+  if (size > MAX_RING_BYTES) throw new BadInputError(`ring buffer of ${size} bytes: larger than ${MAX_RING_BYTES}`);
   if (prod - cons > size || prod < cons) throw new BadInputError(`ring buffer: producer ${prod} and consumer ${cons} are ${prod - cons} bytes apart in a ring of ${size}`);
   b.reserve(((prod - cons) >>> 4) + 1);
   const off = b.off;

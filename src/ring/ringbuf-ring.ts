@@ -6,7 +6,8 @@
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
-import { ConsumerCursor } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
+import { NotSupportedError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -29,6 +30,9 @@ export class RingbufRing {
 
   /** `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). */
   constructor(fd: number, size: number) {
+    if (size > MAX_RING_BYTES) {
+      throw new NotSupportedError(`a ring buffer of ${size} bytes is larger than the ${MAX_RING_BYTES / 2 ** 20} MiB bpfpipe reads; give the map a smaller max_entries`);
+    }
     const k = kernel();
     const page = pageSize();
     this.fd = fd;
