@@ -25,7 +25,7 @@ export interface OpenEventsOptions {
   channel?: number;
   /** Explicit perf event array slots (slot s is read on CPU s % ncpu). */
   slots?: number[];
-  /** Data pages per perf ring, a power of two (default 256), at most 1 GiB of them (MAX_RING_BYTES). */
+  /** Data pages per perf ring, a power of two (default 256), at most 2 GiB of them (MAX_RING_BYTES). */
   pagesPerCpu?: number;
   /** Wake the reader after this many bytes per ring, or a percentage of the ring ('25%', the default). */
   wakeupBytes?: number | `${number}%`;

@@ -206,10 +206,10 @@ export function parsePerfInRing(
   let from = n;
   let bytes = 0;
   if (timestamps) b.withTs = true;
-  // The loop counts in int32 offsets: bytes taken since `tail` and the offset in the ring (positions
+  // The loop counts in 32-bit offsets: bytes taken since `tail` and the offset in the ring (positions
   // grow past 2^31 within seconds at full rate, and arithmetic on them is then floating point: 2x slower).
-  const avail = (head - tail) | 0;
-  const want = limit < avail ? Math.ceil(limit) | 0 : avail;
+  const avail = (head - tail) >>> 0; // (at most the size: exact as a uint32)
+  const want = limit < avail ? Math.ceil(limit) >>> 0 : avail;
   let taken = 0;
   let o = tail % size | 0;
   while (taken < want) {

@@ -5,10 +5,11 @@
  */
 
 /**
- * The largest ring (data bytes) the readers take: the in-place parsers count in int32 offsets into
- * the ring and bytes since the consumer's position. 1 GiB per ring (a perf ring per CPU, a ring buffer).
+ * The largest ring (data bytes) the readers take, 2 GiB per ring (a perf ring per CPU, a ring
+ * buffer): the in-place parsers count in 32-bit offsets into the ring and bytes since the consumer's
+ * position, and wrap offsets with `& (size - 1)`.
  */
-export const MAX_RING_BYTES = 2 ** 30;
+export const MAX_RING_BYTES = 2 ** 31;
 
 /**
  * The position just past the record whose data ends at ring offset `end` (records are 8-byte

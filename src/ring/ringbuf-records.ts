@@ -151,10 +151,10 @@ export function parseRingbufInRing(
   let n = b.n;
   const first = n;
   let bytes = 0;
-  // int32 offsets (bytes taken since `cons`, the offset in the ring): positions pass 2^31 within
+  // 32-bit offsets (bytes taken since `cons`, the offset in the ring): positions pass 2^31 within
   // seconds at full rate, and arithmetic on them is then floating point
-  const avail = (prod - cons) | 0;
-  const want = limit < avail ? Math.ceil(limit) | 0 : avail;
+  const avail = (prod - cons) >>> 0; // (at most the size: exact as a uint32)
+  const want = limit < avail ? Math.ceil(limit) >>> 0 : avail;
   let taken = 0;
   let o = cons % size | 0;
   while (taken < want) {
