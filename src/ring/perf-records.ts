@@ -194,7 +194,7 @@ export function parsePerfInRing(
 ): number {
   const size = ring.byteLength;
   const mask = size - 1;
-  if (size > MAX_RING_BYTES) throw new BadInputError(`perf ring of ${size} bytes: larger than ${MAX_RING_BYTES}`);
+  if (size > MAX_RING_BYTES) throw new BadInputError(`perf ring of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
   if (head - tail > size || head < tail) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${head - tail} bytes apart in a ring of ${size}`);
   b.reserve(((head - tail) >>> 4) + 1);
   let off = b.off;

@@ -143,7 +143,7 @@ export function parseRingbufInRing(
   limit = Infinity,
 ): number {
   const mask = size - 1;
-  if (size > MAX_RING_BYTES) throw new BadInputError(`ring buffer of ${size} bytes: larger than ${MAX_RING_BYTES}`);
+  if (size > MAX_RING_BYTES) throw new BadInputError(`ring buffer of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
   if (prod - cons > size || prod < cons) throw new BadInputError(`ring buffer: producer ${prod} and consumer ${cons} are ${prod - cons} bytes apart in a ring of ${size}`);
   b.reserve(((prod - cons) >>> 4) + 1);
   const off = b.off;
