@@ -4,7 +4,7 @@
  * [tail, head) out in one block (reassembling the wrap), parse whole records from the copy and only
  * then move data_tail, so the kernel can never overwrite bytes that are still being read.
  */
-import { MAX_RING_BYTES } from './ring-position.js';
+import { spanToParse } from './ring-position.js';
 import { BadInputError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -194,8 +194,7 @@ export function parsePerfInRing(
 ): number {
   const size = ring.byteLength;
   const mask = size - 1;
-  if (size > MAX_RING_BYTES) throw new BadInputError(`perf ring of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
-  if (head - tail > size || head < tail) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${head - tail} bytes apart in a ring of ${size}`);
+  const want = spanToParse('perf ring (tail, head)', size, tail, head, limit);
   b.reserve(((head - tail) >>> 4) + 1);
   let off = b.off;
   let len = b.len;
@@ -208,8 +207,7 @@ export function parsePerfInRing(
   if (timestamps) b.withTs = true;
   // The loop counts in 32-bit offsets: bytes taken since `tail` and the offset in the ring (positions
   // grow past 2^31 within seconds at full rate, and arithmetic on them is then floating point: 2x slower).
-  const avail = (head - tail) >>> 0; // (at most the size: exact as a uint32)
-  const want = limit < avail ? Math.ceil(limit) >>> 0 : avail;
+  const avail = (head - tail) >>> 0;
   let taken = 0;
   let o = tail % size | 0;
   while (taken < want) {

@@ -3,6 +3,7 @@
  * the records past it: records are read in place until the batch is released, or handed back chunk by
  * chunk as the batch copies them out (releaseTo).
  */
+import { BadInputError } from '../errors.js';
 
 /**
  * The largest ring (data bytes) the readers take, 2 GiB per ring (a perf ring per CPU, a ring
@@ -10,6 +11,19 @@
  * position, and wrap offsets with `& (size - 1)`.
  */
 export const MAX_RING_BYTES = 2 ** 31;
+
+/**
+ * The bytes an in-place parse of [from, to) in a ring of `size` bytes may take: all of them, or about
+ * `limit` (the parse stops at the end of the record that reaches it), as a uint32. Throws when the
+ * ring is too large for the parsers or the positions are more than a ring apart (or backwards).
+ * `what` names the ring and its positions in the error.
+ */
+export function spanToParse(what: string, size: number, from: number, to: number, limit: number): number {
+  if (size > MAX_RING_BYTES) throw new BadInputError(`${what} of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
+  if (to - from > size || to < from) throw new BadInputError(`${what}: positions ${from} and ${to} are ${to - from} bytes apart in a ring of ${size}`);
+  const avail = (to - from) >>> 0; // (at most the size: exact as a uint32)
+  return limit < avail ? Math.ceil(limit) >>> 0 : avail;
+}
 
 /**
  * The position just past the record whose data ends at ring offset `end` (records are 8-byte

@@ -5,7 +5,7 @@
  * u32 page offset, then the data, padded to 8 bytes. The consumer stops at the first BUSY record.
  */
 import { BadInputError } from '../errors.js';
-import { MAX_RING_BYTES } from './ring-position.js';
+import { spanToParse } from './ring-position.js';
 import { allocUnsafe } from './perf-records.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -143,8 +143,7 @@ export function parseRingbufInRing(
   limit = Infinity,
 ): number {
   const mask = size - 1;
-  if (size > MAX_RING_BYTES) throw new BadInputError(`ring buffer of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
-  if (prod - cons > size || prod < cons) throw new BadInputError(`ring buffer: producer ${prod} and consumer ${cons} are ${prod - cons} bytes apart in a ring of ${size}`);
+  const want = spanToParse('ring buffer (consumer, producer)', size, cons, prod, limit);
   b.reserve(((prod - cons) >>> 4) + 1);
   const off = b.off;
   const len = b.len;
@@ -153,8 +152,7 @@ export function parseRingbufInRing(
   let bytes = 0;
   // 32-bit offsets (bytes taken since `cons`, the offset in the ring): positions pass 2^31 within
   // seconds at full rate, and arithmetic on them is then floating point
-  const avail = (prod - cons) >>> 0; // (at most the size: exact as a uint32)
-  const want = limit < avail ? Math.ceil(limit) >>> 0 : avail;
+  const avail = (prod - cons) >>> 0;
   let taken = 0;
   let o = cons % size | 0;
   while (taken < want) {
