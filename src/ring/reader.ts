@@ -13,6 +13,7 @@ import { EventBatch } from './batch.js';
 import { BatchBuilder, batchOf } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
+import { eventIterator } from './event-iterator.js';
 
 const CPU_CHECK_MS = 1000;
 /** Drop counters (bpfpipe.h) are read every flushMs but at most every 10 ms: a cold read costs 20–90 µs. */
@@ -298,34 +299,10 @@ export class EventReader implements AsyncIterable<RingEvent> {
     }
   }
 
+  /** Event by event (one promise per event): the convenient path; batches() is the fast one. */
   [Symbol.asyncIterator](): AsyncIterator<RingEvent> {
     this.beginIteration();
-    let batch: EventBatch | undefined;
-    let i = 0;
-    const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
-    const finish = (): IteratorReturnResult<undefined> => {
-      this.endIteration();
-      return done;
-    };
-    const refill = async (): Promise<IteratorResult<RingEvent>> => {
-      for (;;) {
-        batch = (await this.nextBatch())?.streamed();
-        i = 0;
-        if (!batch) return finish();
-        if (batch.count > 0) return take();
-      }
-    };
-    // The fast path allocates no async frame: one already-resolved promise per event.
-    const take = (): IteratorResult<RingEvent> => {
-      const b = batch!;
-      const value = i < b.length ? b.at(i) : b.lost[i - b.length]!;
-      i++;
-      return { value, done: false };
-    };
-    return {
-      next: (): Promise<IteratorResult<RingEvent>> => (batch && i < batch.count ? Promise.resolve(take()) : refill()),
-      return: async (): Promise<IteratorResult<RingEvent>> => finish(),
-    };
+    return eventIterator(() => this.nextBatch(), () => this.endIteration());
   }
 
   private beginIteration(): void {

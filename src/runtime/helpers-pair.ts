@@ -8,7 +8,7 @@ import { E, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
 import { joinU64 } from '../u64.js';
 import {
-  CTXLEN_MASK, copyView, packetPrefix, cpuBig, discardBig, ktimeBig, ktimeBootBig, lookupBig, perfMap, perfOutput, perfTail, prandomBig, rbOutput, rbReserve,
+  CTXLEN_MASK, copyFrame, copyView, packetPrefix, cpuBig, discardBig, ktimeBig, ktimeBootBig, lookupBig, perfMap, perfOutput, perfTail, prandomBig, rbOutput, rbReserve,
   rbSubmitRegion, ringbufMap, ringbufOutputBig, ringbufReserveBig, skbLoadBytes, skbLoadBytesBig, submitBig, updateBig,
   type HelperFn, type PairHelperFn,
 } from './helpers.js';
@@ -98,8 +98,7 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
     // from the start of the packet: one copy through a view kept by frame and length
     if (off === 0 && len > 16) dest.bytes.set(packetPrefix(from, len), at);
     else if (from === pkt.bytes) copyView(pkt.view, off, dest.view, at, len);
-    else if (len <= 16) for (let i = 0; i < len; i++) dest.bytes[at + i] = from[off + i]!;
-    else dest.bytes.set(from.subarray(off, off + len), at);
+    else copyFrame(from, off, dest.bytes, at, len);
     mem.hi = 0;
     return 0;
   }

@@ -201,10 +201,14 @@ export function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, 
     return -E.EFAULT;
   }
   // (the frame itself until a store copies it in)
-  const from = pkt.src;
-  if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[i] = from[off + i]!;
-  else to.set(from.subarray(off, off + len));
+  copyFrame(pkt.src, off, to, 0, len);
   return 0;
+}
+
+/** `len` bytes of `from` at `off` into `to` at `at`: a few byte by byte (set() is a call into the runtime), more with set(). */
+export function copyFrame(from: Uint8Array, off: number, to: Uint8Array, at: number, len: number): void {
+  if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[at + i] = from[off + i]!;
+  else to.set(from.subarray(off, off + len), at);
 }
 
 export const lookupBig: HelperFn = (env, r1, r2, _r3, _r4, _r5, pc) => {
