@@ -3,7 +3,8 @@
  * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
  *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
- * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings); BENCH_IDLE_OTHERS=1 calls idleOtherThreads().
+ * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings), BENCH_WAKEUP wakeupBytes; BENCH_IDLE_OTHERS=1 calls
+ * idleOtherThreads().
  */
 import * as fs from 'node:fs';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
@@ -16,6 +17,8 @@ const reader = await openEvents(map, {
   pagesPerCpu: Number(pages),
   // BENCH_FLUSH_MS: the consume interval when the producer asks for no wake-ups (as libbpf's 1 ms poll).
   ...(process.env.BENCH_FLUSH_MS ? { flushMs: Number(process.env.BENCH_FLUSH_MS) } : {}),
+  // BENCH_WAKEUP: wakeupBytes (e.g. '50%'), to tell the cost per drain from the cost per event
+  ...(process.env.BENCH_WAKEUP ? { wakeupBytes: process.env.BENCH_WAKEUP as `${number}%` } : {}),
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
 });
 map.close();
@@ -23,9 +26,27 @@ process.on('SIGUSR1', () => void reader.close());
 let received = 0;
 let lost = 0;
 let bytes = 0;
+/** Batches (drains) while measuring. */
+let batchCount = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
 let ru0 = process.resourceUsage();
+// CPU time (ns, /proc/self/task/*/schedstat) of the JS thread and of the process's other threads (V8's helpers)
+const threadNs = (): { main: number; others: number } => {
+  let main = 0;
+  let others = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const ns = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(tid) === process.pid) main += ns;
+      else others += ns;
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return { main, others };
+};
+let threads0 = threadNs();
 // BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?),
 // with each batch's CLOCK_MONOTONIC time in ms (monoMs: lines up with `perf record -k CLOCK_MONOTONIC`).
 const gaps: [number, number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
@@ -38,11 +59,12 @@ let t0 = process.hrtime.bigint();
 let measuredFrom = performance.now();
 // SIGUSR2 ends the warm-up: count from here.
 process.on('SIGUSR2', () => {
-  received = lost = bytes = 0;
+  received = lost = bytes = batchCount = 0;
   lat.length = 0;
   if (gaps) gaps.length = gcs.length = 0;
   cpu0 = process.cpuUsage();
   ru0 = process.resourceUsage();
+  threads0 = threadNs();
   t0 = process.hrtime.bigint();
   measuredFrom = performance.now();
   lossTimes.length = 0;
@@ -80,6 +102,7 @@ if (mode === 'decoded') {
       last = now;
     }
     received += b.length;
+    batchCount++;
     lost += b.lostCount;
     for (let i = 0; i < b.length; i++) bytes += b.size(i);
     if (mode === 'latency' && b.length > 0) {
@@ -92,6 +115,7 @@ if (mode === 'decoded') {
   }
 }
 const c = process.cpuUsage(cpu0);
+const threads1 = threadNs();
 const ru = process.resourceUsage();
 lat.sort((a, b) => a - b);
 const pct = (p: number) => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!.toFixed(1)) : 0);
@@ -102,9 +126,16 @@ console.log(JSON.stringify({
   latencyUs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: pct(1) },
   slow: lat.length ? lat.filter((x) => x > 2000).length : 0,
   wakeups: reader.stats.wakeups,
+  batches: batchCount,
   // where the CPU went (kernel time includes page faults and wake-ups) and the page faults while measuring
   sysSeconds: c.system / 1e6,
+  // of which the JS thread and the other threads, in seconds
+  threadSeconds: { main: (threads1.main - threads0.main) / 1e9, others: (threads1.others - threads0.others) / 1e9 },
   faults: { major: ru.majorPageFault - ru0.majorPageFault, minor: ru.minorPageFault - ru0.minorPageFault },
+  // the measured window: ms since the process started (performance.now(), as V8's --logfile), and
+  // CLOCK_MONOTONIC seconds (as `perf record -k CLOCK_MONOTONIC`)
+  windowMs: [+measuredFrom.toFixed(1), +performance.now().toFixed(1)],
+  windowMono: [Number(t0) / 1e9, Number(process.hrtime.bigint()) / 1e9],
   ...(gaps ? {
     gaps: {
       // (decoded mode) loss notices: ms since measuring began, and the collections that ended in the 50 ms before
