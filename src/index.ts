@@ -24,6 +24,18 @@ export {
   type ErrorCode,
 } from './errors.js';
 
+// observability (node:diagnostics_channel)
+export {
+  channels,
+  type ReaderRef,
+  type ReaderOpenMessage,
+  type ReaderDrainMessage,
+  type ReaderLostMessage,
+  type ReaderCloseMessage,
+  type ProgramLoadMessage,
+  type TcAttachMessage,
+} from './diagnostics.js';
+
 // object spec (pure)
 export { ObjectSpec } from './object/object-spec.js';
 export type { ProgramSpec, MapSpec, MapRef, Pinning, ProgramKind } from './object/types.js';

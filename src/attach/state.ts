@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { netnsKey } from '../sys/netns.js';
 import type { Direction, TcAttachment } from './types.js';
+import { diag } from '../diagnostics.js';
 
 export const FILTER_NAME_PREFIX = 'bpfpipe:';
 export const LINK_PIN_DIR = '/sys/fs/bpf/bpfpipe/links';
@@ -105,10 +106,13 @@ const live = new Set<LiveAttachment>();
 
 export function register(a: LiveAttachment): void {
   live.add(a);
+  if (diag.tcAttach.active) diag.tcAttach.publish({ attachment: a });
 }
 
+/** `a` is being closed (detached, unless it persists). */
 export function unregister(a: LiveAttachment): void {
   live.delete(a);
+  if (diag.tcDetach.active) diag.tcDetach.publish({ attachment: a });
 }
 
 export function liveAttachments(): LiveAttachment[] {

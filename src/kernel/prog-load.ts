@@ -5,6 +5,7 @@ import type { ProgramSpec } from '../object/types.js';
 import { Pseudo } from '../object/uapi.js';
 import * as attr from './attr.js';
 import { classify } from './privileges.js';
+import { diag } from '../diagnostics.js';
 
 const INITIAL_LOG = 256 * 1024;
 const MAX_LOG = 64 * 1024 * 1024;
@@ -45,6 +46,22 @@ function decodeLog(bytes: Uint8Array): string[] {
 
 /** Load one program; returns its fd. Throws VerifierError with the full log when the verifier refuses it. */
 export function loadProgram(input: ProgLoadInput): number {
+  if (!diag.programLoad.active) return load(input);
+  const { spec } = input;
+  const base = { name: spec.name, type: spec.type, insns: spec.instructions.byteLength / 8 };
+  const t0 = performance.now();
+  let fd: number;
+  try {
+    fd = load(input);
+  } catch (err) {
+    diag.programLoad.publish({ ...base, durationMs: performance.now() - t0, error: err as Error });
+    throw err;
+  }
+  diag.programLoad.publish({ ...base, durationMs: performance.now() - t0, fd });
+  return fd;
+}
+
+function load(input: ProgLoadInput): number {
   const { spec } = input;
   const k = kernel();
   const insns = relocate(spec, input.mapFds);

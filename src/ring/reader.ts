@@ -6,7 +6,7 @@ import { kernel, onlineCpus, type PollRegistration } from '../sys/index.js';
 import { ClosedError, UsageError } from '../errors.js';
 import type { PerfRing } from './perf-ring.js';
 import type { RingbufRing } from './ringbuf-ring.js';
-import type { RingEvent, ReaderStats } from './types.js';
+import type { Lost, RingEvent, ReaderStats } from './types.js';
 import { LossReport } from './loss-report.js';
 import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
@@ -14,6 +14,7 @@ import { BatchBuilder, batchOf } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { eventIterator } from './event-iterator.js';
+import { diag, type ReaderDrainMessage } from '../diagnostics.js';
 
 const CPU_CHECK_MS = 1000;
 /** Drop counters (bpfpipe.h) are read every flushMs but at most every 10 ms: a cold read costs 20–90 µs. */
@@ -86,6 +87,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.releaseAll();
       throw err;
     }
+    if (diag.readerOpen.active) diag.readerOpen.publish({ reader: this, kind: this.kind, where: 'kernel', slots: this.slots });
     if (parts.signal) {
       if (parts.signal.aborted) this.closeSync();
       else parts.signal.addEventListener('abort', this.onAbort, { once: true });
@@ -114,14 +116,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
    */
   read(): EventBatch {
     this.builder.releaseLease();
-    return this.pending.shift() ?? this.drain(false, false) ?? new BatchBuilder(this.parts.decoder, this.kind === 'perf').take();
+    return this.pending.shift() ?? this.drain(false, false, 'read') ?? new BatchBuilder(this.parts.decoder, this.kind === 'perf').take();
   }
 
   /**
    * Drain every ring into one batch. Leased: samples stay in the rings until the batch is released
    * (the previous lease is released first); otherwise they are copied out.
    */
-  private drain(final: boolean, lease: boolean): EventBatch | undefined {
+  private drain(final: boolean, lease: boolean, cause: ReaderDrainMessage['cause']): EventBatch | undefined {
     if (this.released) return undefined;
     this.builder.releaseLease();
     lease = lease && !this.merge;
@@ -146,7 +148,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const now = (this.drainedAt = performance.now());
     if (this.parts.drops && (final || now - this.lastDropsPoll >= this.dropsEveryMs)) {
       this.lastDropsPoll = now;
+      const from = b.lost.length;
       this.stats.lost += this.losses.poll(b.lost);
+      if (diag.readerLost.active) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
     }
     let batch: EventBatch | undefined;
     if (this.merge) {
@@ -173,7 +177,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.stats.received += batch.length;
     this.stats.bytes += batch.bytes;
     this.stats.batches++;
+    if (diag.readerDrain.active) {
+      diag.readerDrain.publish({ reader: this, kind: this.kind, where: 'kernel', events: batch.length, bytes: batch.bytes, lost: batch.lostCount, cause });
+    }
     return batch;
+  }
+
+  private publishLost(l: Lost, source: 'ring' | 'counter'): void {
+    diag.readerLost.publish({ reader: this, kind: this.kind, where: 'kernel', cpu: l.cpu, slot: l.slot, lost: l.lost, source });
   }
 
   private currentRing: PerfRing | undefined;
@@ -184,6 +195,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     if (l) {
       this.stats.lost += l.lost;
       this.builder.lost.push(l);
+      if (diag.readerLost.active) this.publishLost(l, 'ring');
     }
   };
 
@@ -276,7 +288,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       }
       this.due = false;
       const cause = this.cause;
-      const batch = this.drain(false, !this.copyBatches);
+      const batch = this.drain(false, !this.copyBatches, cause);
       // (the poll timer decides from the batch whether the traffic is too slow for the watermark)
       if (batch) {
         this.poll?.drained(batch, cause, this.drainedAt);
@@ -334,13 +346,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.parts.signal?.removeEventListener('abort', this.onAbort);
     try {
       this.builder.releaseLease();
-      const last = this.drain(true, false);
+      const last = this.drain(true, false, 'close');
       if (last) this.pending.push(last);
     } finally {
       this.releaseAll();
       this.due = true;
       this.resolveWait();
       this.stopTimers();
+      if (diag.readerClose.active) diag.readerClose.publish({ reader: this, kind: this.kind, where: 'kernel', stats: { ...this.stats } });
     }
   }
 

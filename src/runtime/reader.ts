@@ -12,6 +12,7 @@ import type { StructDecoder } from '../ring/struct-decoder.js';
 import type { ReaderStats, RingEvent } from '../ring/types.js';
 import { PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
 import { RecordRing, type DrainOrder } from './record-ring.js';
+import { diag } from '../diagnostics.js';
 
 export class RuntimeReader implements AsyncIterable<RingEvent> {
   readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
@@ -22,6 +23,7 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
   private waiter: (() => void) | undefined;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
+  private closePublished = false;
   private iterating = false;
   /** Whether this reads a perf event array (else a ring buffer). */
   readonly perf: boolean;
@@ -56,6 +58,11 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
       this.rb = r;
       this.all.push(r);
     }
+    if (diag.readerOpen.active) diag.readerOpen.publish({ reader: this, kind: this.kind, where: 'runtime', slots: slots ?? [] });
+  }
+
+  get kind(): 'perf' | 'ringbuf' {
+    return this.perf ? 'perf' : 'ringbuf';
   }
 
   hasSlot(slot: number): boolean {
@@ -142,10 +149,19 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
           this.stats.lost += b.lostCount;
           this.stats.bytes += b.bytes;
           this.stats.batches++;
+          if (diag.readerLost.active) {
+            for (const l of b.lost) diag.readerLost.publish({ reader: this, kind: this.kind, where: 'runtime', cpu: l.cpu, slot: l.slot, lost: l.lost, source: 'ring' });
+          }
+          if (diag.readerDrain.active) {
+            diag.readerDrain.publish({ reader: this, kind: this.kind, where: 'runtime', events: b.length, bytes: b.bytes, lost: b.lostCount, cause: 'data' });
+          }
           yield b;
           continue;
         }
-        if (this.closed) return;
+        if (this.closed) {
+          this.closeDelivered();
+          return;
+        }
         await this.wait();
       }
     } finally {
@@ -171,6 +187,14 @@ export class RuntimeReader implements AsyncIterable<RingEvent> {
     // Records already output stay readable: close only stops new outputs.
     this.wake();
     for (const w of this.drainWaiters.splice(0)) w();
+    if (!this.iterating && this.all.every((r) => r.n === 0 && r.lost === 0)) this.closeDelivered();
+  }
+
+  /** Closed, and what the rings held at close is delivered: the final counts (once). */
+  private closeDelivered(): void {
+    if (this.closePublished) return;
+    this.closePublished = true;
+    if (diag.readerClose.active) diag.readerClose.publish({ reader: this, kind: this.kind, where: 'runtime', stats: { ...this.stats } });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
