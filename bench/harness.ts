@@ -148,7 +148,7 @@ export async function measure(
   };
   // the bpfpipe reader's diagnostics: its measured window (to line up with V8's log or `perf record`),
   // its CPU split by thread, faults, wake-ups and batches; BENCH_GAPS=1: the batch gaps and collections
-  for (const k of ['gaps', 'gc', 'windowMs', 'windowMono', 'sysSeconds', 'threadSeconds', 'faults', 'wakeups', 'batches'] as const) if (r[k]) (row as unknown as Record<string, unknown>)[k] = r[k];
+  for (const k of ['gaps', 'gc', 'windowMs', 'windowMono', 'sysSeconds', 'threadSeconds', 'faults', 'switches', 'syscalls', 'wakeups', 'batches'] as const) if (r[k]) (row as unknown as Record<string, unknown>)[k] = r[k];
   if (r.latencyUs && (r.latencyUs as { p50: number }).p50 > 0) row.latencyUs = { ...(r.latencyUs as Row['latencyUs'] & object), ...(r.slow !== undefined ? { over2ms: r.slow } : {}) } as Row['latencyUs'];
   return row;
 }

@@ -47,6 +47,12 @@ const threadNs = (): { main: number; others: number } => {
   return { main, others };
 };
 let threads0 = threadNs();
+// read and write syscalls of the process (/proc/self/io): a foreground task loop of V8's shows as writes
+const ioCalls = (): { syscr: number; syscw: number } => {
+  const t = fs.readFileSync('/proc/self/io', 'utf8');
+  return { syscr: Number(/syscr: (\d+)/.exec(t)![1]), syscw: Number(/syscw: (\d+)/.exec(t)![1]) };
+};
+let io0 = ioCalls();
 // BENCH_GAPS=1: record the time between batches, their bytes and losses (where does a loss come from?),
 // with each batch's CLOCK_MONOTONIC time in ms (monoMs: lines up with `perf record -k CLOCK_MONOTONIC`).
 const gaps: [number, number, number, number, number][] | undefined = process.env.BENCH_GAPS ? [] : undefined;
@@ -65,6 +71,7 @@ process.on('SIGUSR2', () => {
   cpu0 = process.cpuUsage();
   ru0 = process.resourceUsage();
   threads0 = threadNs();
+  io0 = ioCalls();
   t0 = process.hrtime.bigint();
   measuredFrom = performance.now();
   lossTimes.length = 0;
@@ -116,6 +123,7 @@ if (mode === 'decoded') {
 }
 const c = process.cpuUsage(cpu0);
 const threads1 = threadNs();
+const io1 = ioCalls();
 const ru = process.resourceUsage();
 lat.sort((a, b) => a - b);
 const pct = (p: number) => (lat.length ? Number(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))]!.toFixed(1)) : 0);
@@ -132,6 +140,8 @@ console.log(JSON.stringify({
   // of which the JS thread and the other threads, in seconds
   threadSeconds: { main: (threads1.main - threads0.main) / 1e9, others: (threads1.others - threads0.others) / 1e9 },
   faults: { major: ru.majorPageFault - ru0.majorPageFault, minor: ru.minorPageFault - ru0.minorPageFault },
+  syscalls: { read: io1.syscr - io0.syscr, write: io1.syscw - io0.syscw },
+  switches: { voluntary: ru.voluntaryContextSwitches - ru0.voluntaryContextSwitches, involuntary: ru.involuntaryContextSwitches - ru0.involuntaryContextSwitches },
   // the measured window: ms since the process started (performance.now(), as V8's --logfile), and
   // CLOCK_MONOTONIC seconds (as `perf record -k CLOCK_MONOTONIC`)
   windowMs: [+measuredFrom.toFixed(1), +performance.now().toFixed(1)],
