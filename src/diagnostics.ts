@@ -18,6 +18,7 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { ReaderStats } from './ring/types.js';
+import type { DrainCause } from './ring/poll-timer.js';
 
 /** The channel names, for subscribe() and unsubscribe(). */
 export const channels = {
@@ -55,7 +56,7 @@ export interface ReaderDrainMessage extends ReaderRef {
    * What made the drain due: the start, a kernel wake-up, a timer, a read() call or the close (kernel
    * readers); records output by the program (the userspace runtime's readers).
    */
-  cause: 'start' | 'kernel' | 'timer' | 'read' | 'close' | 'data';
+  cause: DrainCause | 'read' | 'close' | 'data';
 }
 
 export interface ReaderLostMessage extends ReaderRef {

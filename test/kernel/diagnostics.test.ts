@@ -29,15 +29,21 @@ after(() => assertNoFdLeak(fds, 'diagnostics tests'));
 
 const cpu = onlineCpus().at(-1)!;
 
-/** Collect the messages of `name` while `f` runs. */
+/** Push the messages of `name` into `into` until the function returned is called. */
+function listen<T>(name: string, into: T[]): () => void {
+  const on = (m: unknown) => into.push(m as T);
+  diagnostics_channel.subscribe(name, on);
+  return () => diagnostics_channel.unsubscribe(name, on);
+}
+
+/** The messages of `name` while `f` runs. */
 async function collect<T>(name: string, f: () => Promise<void> | void): Promise<T[]> {
   const got: T[] = [];
-  const on = (m: unknown) => got.push(m as T);
-  diagnostics_channel.subscribe(name, on);
+  const stop = listen(name, got);
   try {
     await f();
   } finally {
-    diagnostics_channel.unsubscribe(name, on);
+    stop();
   }
   return got;
 }
@@ -52,22 +58,23 @@ for (const kind of ['perf', 'ringbuf'] as const) {
       const drains: ReaderDrainMessage[] = [];
       const losses: ReaderLostMessage[] = [];
       const closes: ReaderCloseMessage[] = [];
-      let reader: Awaited<ReturnType<typeof openEvents>> | undefined;
-      await collect<ReaderOpenMessage>(channels.readerOpen, async () => {
-        await collect<ReaderDrainMessage>(channels.readerDrain, async () => {
-          await collect<ReaderLostMessage>(channels.readerLost, async () => {
-            await collect<ReaderCloseMessage>(channels.readerClose, async () => {
-              reader = await openEvents(map, { pagesPerCpu: 16 }); // 64 KiB rings: 5000 outputs must lose
-              runOn(cpu, prog, 1000);
-              reader.read(); // a drain while it runs
-              runOn(cpu, prog, 4000);
-              await reader.close(); // the final drain and drop counters
-              while (reader.read().count > 0);
-            }).then((m) => closes.push(...m));
-          }).then((m) => losses.push(...m));
-        }).then((m) => drains.push(...m));
-      }).then((m) => opens.push(...m));
-      const r = reader!;
+      const stops = [
+        listen(channels.readerOpen, opens),
+        listen(channels.readerDrain, drains),
+        listen(channels.readerLost, losses),
+        listen(channels.readerClose, closes),
+      ];
+      let r: Awaited<ReturnType<typeof openEvents>>;
+      try {
+        r = await openEvents(map, { pagesPerCpu: 16 }); // 64 KiB rings: 5000 outputs must lose
+        runOn(cpu, prog, 1000);
+        r.read(); // a drain while it runs
+        runOn(cpu, prog, 4000);
+        await r.close(); // the final drain and drop counters
+        while (r.read().count > 0);
+      } finally {
+        for (const stop of stops) stop();
+      }
       assert.equal(opens.length, 1);
       assert.equal(opens[0]!.reader, r);
       assert.equal(opens[0]!.where, 'kernel');
