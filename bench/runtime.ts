@@ -26,15 +26,21 @@
  * process: two copies of the same build loaded in one process ran up to 8 % apart, the same copy
  * faster pass after pass.
  * Prints one JSON line per program and a summary (median and max of the ratios over the programs).
+ * The runtime measured is dist/ (built first), the compiled JavaScript that users run: through tsx the
+ * sources differ (its keepNames helper): the runtime reader's drainInto was deoptimised at nearly every
+ * drain there (495 times in 3 s of rb_reserve), 6 times from dist/.
  *   node --import tsx bench/runtime.ts [--runs 20000] [--repeat 5] [--warmup 20000] [--warmup-per-packet 100] [--processes 3] [--mode compiled|interpreter] [--prog NAME]
  */
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadObjectSync, openEvents, onlineCpus, possibleCpus, setAffinity, ObjectSpec, MapType, ProgType, Runtime, BpfpipeError } from '../src/index.js';
 import { packetCorpus } from '../test/support/packets.js';
 
 const args = process.argv.slice(2);
+const child = args.indexOf('--child');
+// the parent builds dist/; its children load it as built
+if (child < 0) execFileSync('npm', ['run', '--silent', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] });
+const { loadObjectSync, openEvents, onlineCpus, possibleCpus, setAffinity, ObjectSpec, MapType, ProgType, Runtime, BpfpipeError } = await import('../dist/index.js');
 const arg = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : dflt;
@@ -158,7 +164,6 @@ function measureMedian(c: Case, withReader: boolean): { m: Measured; ratios: num
   return { m: sorted[(sorted.length - 1) >> 1]!, ratios: runs.map((m) => +ratio(m).toFixed(2)) };
 }
 
-const child = args.indexOf('--child');
 if (child >= 0) {
   const { c, withReader } = JSON.parse(args[child + 1]!) as { c: Case; withReader: boolean };
   console.log(JSON.stringify(await measure(c, withReader)));
