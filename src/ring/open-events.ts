@@ -34,8 +34,9 @@ export interface OpenEventsOptions {
   /**
    * Upper bound of delivery latency (default 10 ms): traffic that fills the watermark within it is
    * read at each wake-up. Traffic too slow for that (and ring buffer producers that send no wake-ups)
-   * is polled every millisecond instead. Intervals below 5 ms are kept by a timerfd (hrtimer
-   * precision), longer ones by a libuv timer. The drop counters (bpfpipe.h) are read every flushMs,
+   * is polled every tenth of flushMs instead, at least every millisecond (every millisecond at the
+   * default). Intervals below 5 ms are kept by a timerfd (hrtimer precision), longer ones by a libuv
+   * timer. The drop counters (bpfpipe.h) are read every flushMs,
    * at most every 10 ms, and at close.
    */
   flushMs?: number;

@@ -26,8 +26,9 @@ export interface ReaderParts {
   copyBatches?: boolean;
   /**
    * Perf rings' byte watermark (wakeupBytes): traffic that would not fill it within flushMs is too
-   * slow to wake us in time, so the reader polls every millisecond. Undefined: the kernel wakes us per
-   * event count (perf wakeupEvents) or adaptively (ring buffers; polled only after a timer found data).
+   * slow to wake us in time, so the reader polls it (PollTimer: every tenth of flushMs, at least every
+   * millisecond). Undefined: the kernel wakes us per event count (perf wakeupEvents) or adaptively
+   * (ring buffers; polled only after a timer found data).
    */
   watermarkBytes?: number;
 }
