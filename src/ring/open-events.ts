@@ -36,8 +36,7 @@ export interface OpenEventsOptions {
    * read at each wake-up. Traffic too slow for that (and ring buffer producers that send no wake-ups)
    * is polled every tenth of flushMs instead, at least every millisecond (every millisecond at the
    * default). Intervals below 5 ms are kept by a timerfd (hrtimer precision), longer ones by a libuv
-   * timer. The drop counters (bpfpipe.h) are read every flushMs,
-   * at most every 10 ms, and at close.
+   * timer. The drop counters (bpfpipe.h) are read every flushMs, at most every 10 ms, and at close.
    */
   flushMs?: number;
   /** Decode each sample's leading struct. */

@@ -28,9 +28,8 @@ export class PollTimer {
   private us = 0;
   /** Wake-up mode (flushMs) until a timer finds data the kernel did not wake the reader for. */
   private interval: number;
-  /** The interval slow traffic is polled at, and how long it may pause before the poll backs off. */
+  /** The interval slow traffic is polled at. */
   private readonly fast: number;
-  private readonly idleMs: number;
   /** performance.now() of the last drain that gave data. */
   private lastDrain = 0;
   private closed = false;
@@ -44,7 +43,6 @@ export class PollTimer {
     this.fd = kernel().timerCreate();
     this.interval = flushMs;
     this.fast = Math.max(MIN_INTERVAL_MS, flushMs / POLLS_PER_FLUSH);
-    this.idleMs = IDLE_POLLS * this.fast;
   }
 
   /**
@@ -65,12 +63,12 @@ export class PollTimer {
 
   /**
    * Whether the timerfd fired since the last call (the rings' epoll fd became readable). Disarmed, it
-   * has no ticks (timerfd_settime clears them): no read syscall. A tick after idleMs without data
-   * backs the poll off.
+   * has no ticks (timerfd_settime clears them): no read syscall. A tick after IDLE_POLLS fast polls'
+   * time without data backs the poll off.
    */
   fired(): boolean {
     if (this.us === 0 || kernel().timerRead(this.fd) === 0) return false;
-    if (performance.now() - this.lastDrain > this.idleMs) this.interval = Math.min(this.interval * 2, this.flushMs);
+    if (performance.now() - this.lastDrain > IDLE_POLLS * this.fast) this.interval = Math.min(this.interval * 2, this.flushMs);
     return true;
   }
 
