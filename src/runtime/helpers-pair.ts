@@ -7,6 +7,7 @@
 import { E, type RuntimeMap } from './maps.js';
 import type { RunEnv } from './env.js';
 import { joinU64 } from '../u64.js';
+import { setBytes } from './set-bytes.js';
 import {
   CTXLEN_MASK, copyFrame, copyView, packetPrefix, cpuBig, discardBig, ktimeBig, ktimeBootBig, lookupBig, perfMap, perfOutput, perfTail, prandomBig, rbOutput, rbReserve,
   rbSubmitRegion, ringbufMap, ringbufOutputBig, ringbufReserveBig, skbLoadBytes, skbLoadBytesBig, submitBig, updateBig,
@@ -96,7 +97,7 @@ const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _
     // Region.src: the frame itself until a store copies it in (reading it needs no copy)
     const from = pkt.src;
     // from the start of the packet: one copy through a view kept by frame and length
-    if (off === 0 && len > 16) dest.bytes.set(packetPrefix(from, len), at);
+    if (off === 0 && len > 16) setBytes(dest.bytes, packetPrefix(from, len), at);
     else if (from === pkt.bytes) copyView(pkt.view, off, dest.view, at, len);
     else copyFrame(from, off, dest.bytes, at, len);
     mem.hi = 0;

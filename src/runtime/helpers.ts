@@ -8,6 +8,7 @@ import { E, type PerfEventArrayMap, type RingbufMap, type RuntimeMap } from './m
 import type { RecordRing } from './record-ring.js';
 import { MapType } from '../object/uapi.js';
 import type { RunEnv } from './env.js';
+import { setBytes } from './set-bytes.js';
 import { joinU64, splitU64, splitHi } from '../u64.js';
 
 export type HelperFn = (env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, pc: number) => bigint;
@@ -200,15 +201,19 @@ export function skbLoadBytes(env: RunEnv, ctx: Region | undefined, off: number, 
     to.fill(0);
     return -E.EFAULT;
   }
-  // (the frame itself until a store copies it in)
-  copyFrame(pkt.src, off, to, 0, len);
+  // (the frame itself until a store copies it in; `to` may be the packet itself: set() copies as memmove)
+  setBytes(to, pkt.src.subarray(off, off + len), 0);
   return 0;
 }
 
-/** `len` bytes of `from` at `off` into `to` at `at`: a few byte by byte (set() is a call into the runtime), more with set(). */
+/**
+ * `len` bytes of `from` at `off` into `to` at `at`, which do not overlap (the caller knows: `to` is not
+ * the packet's): a few byte by byte (set() is a call into the runtime), more with set(). (Not tested
+ * here by comparing their `.buffer`s: that accessor is a call into C++, a few % of a run.)
+ */
 export function copyFrame(from: Uint8Array, off: number, to: Uint8Array, at: number, len: number): void {
-  if (len <= 16 && to.buffer !== from.buffer) for (let i = 0; i < len; i++) to[at + i] = from[off + i]!;
-  else to.set(from.subarray(off, off + len), at);
+  if (len <= 16) for (let i = 0; i < len; i++) to[at + i] = from[off + i]!;
+  else setBytes(to, from.subarray(off, off + len), at);
 }
 
 export const lookupBig: HelperFn = (env, r1, r2, _r3, _r4, _r5, pc) => {

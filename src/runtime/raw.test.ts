@@ -255,3 +255,19 @@ test('a run of stores through one pointer: written in order, and a store past th
   const stack = [mov(2, 10), insn(0x07, 2, 0, 0, -8), insn(0x62, 2, 0, 0, 1), insn(0x62, 2, 0, 4, 2), insn(0x62, 2, 0, 8, 3), exit];
   expectFault(stack, 4, /instruction 4: store of 4 bytes at 0x100001000 is outside the program's memory: past the end of the stack/);
 });
+
+test('the context fields a program may write are zero again at the next run', () => {
+  // r0 = cb[0] | priority | tc_classid | tstamp (all zero on a fresh context); then each is written
+  const ldxw = (dst: number, off: number) => insn(0x61, dst, 1, off, 0);
+  const ldxdw = (dst: number, off: number) => insn(0x79, dst, 1, off, 0);
+  const stw = (off: number, imm: number) => insn(0x62, 1, 0, off, imm);
+  const or = (dst: number, src: number) => insn(0x4f, dst, src, 0, 0);
+  const code = assemble([
+    ldxw(0, 48), ldxw(2, 32), or(0, 2), ldxw(2, 72), or(0, 2), ldxdw(2, 152), or(0, 2), ldxw(2, 44), or(0, 2), ldxw(2, 12), or(0, 2),
+    stw(48, 7), stw(64, 8), stw(32, 9), stw(72, 10), stw(152, 11), stw(156, 12), stw(44, 13), stw(12, 14), exit,
+  ]);
+  for (const mode of MODES) {
+    const p = loadRaw(code, { mode });
+    for (let run = 0; run < 3; run++) assert.equal(p.run({ packet: new Uint8Array(60) }), 0n, `${mode}, run ${run}: the fields the last run wrote read as zero`);
+  }
+});

@@ -17,6 +17,7 @@ import { growColumns, type BatchBuilder } from '../ring/batch-builder.js';
 import { allocUnsafe } from '../ring/perf-records.js';
 import type { Lost } from '../ring/types.js';
 import type { RunClock } from './clock.js';
+import { setBytes } from './set-bytes.js';
 
 const SLAB = 256 * 1024;
 const INITIAL_COLUMNS = 256;
@@ -87,10 +88,10 @@ export class RecordRing {
   write(clock: RunClock, head: Uint8Array, tail: Uint8Array | undefined, size: number): void {
     const pos = this.room8(this.pos, size);
     const slab = this.slab;
-    slab.set(head, pos);
+    setBytes(slab, head, pos);
     let at = pos + head.length;
     if (tail !== undefined) {
-      slab.set(tail, at);
+      setBytes(slab, tail, at);
       at += tail.length;
     }
     // the padding, zeroed (a few bytes)

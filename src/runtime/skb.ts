@@ -15,7 +15,7 @@ export const Skb = {
 } as const;
 
 /** Fields a tc program may write (the verifier's tc_cls_act_is_valid_access). */
-function writable(off: number, size: number): boolean {
+function writableField(off: number, size: number): boolean {
   const end = off + size;
   const inField = (start: number, len: number) => off >= start && end <= start + len;
   return inField(Skb.mark, 4) || inField(Skb.priority, 4) || inField(Skb.tc_index, 4) || inField(Skb.cb, 20) || inField(Skb.tc_classid, 4) || inField(Skb.queue_mapping, 4) || inField(Skb.tstamp, 8);
@@ -64,7 +64,12 @@ export class SkbContext {
     // data and data_meta: the packet's start; data_end: its end (set per frame)
     for (const off of [Skb.data, Skb.data_end, Skb.data_meta]) this.pointers[2 * off + 1] = this.packet.id;
     this.ctx.pointers = this.pointers;
-    this.ctx.writableAt = writable;
+    // (every write into the context passes this test: the fields it allows are zeroed by the next fill)
+    this.ctx.writableAt = (off, size) => {
+      if (!writableField(off, size)) return false;
+      this.written = true;
+      return true;
+    };
     const b = this.ctx.bytes;
     this.words = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 && b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, SKB_SIZE >> 2) : undefined;
   }
@@ -80,6 +85,9 @@ export class SkbContext {
     this.m4 = (mac[0]! | (mac[1]! << 8) | (mac[2]! << 16) | (mac[3]! << 24)) | 0;
     this.m2 = mac[4]! | (mac[5]! << 8);
   }
+
+  /** A program wrote a field of the context since the last fill (which zeroes the writable fields then). */
+  private written = false;
 
   /** The frame of this run while it is not copied in yet. */
   private pending: Uint8Array | undefined = undefined;
@@ -121,18 +129,9 @@ export class SkbContext {
     this.pointers[2 * Skb.data_end] = n;
     const w = this.words;
     if (w !== undefined) {
-      // The same as the DataView writes below, through 32-bit words (a little-endian host).
-      w[Skb.queue_mapping >> 2] = 0;
-      w[Skb.priority >> 2] = 0;
-      w[Skb.tc_index >> 2] = 0;
-      w[Skb.cb >> 2] = 0;
-      w[(Skb.cb >> 2) + 1] = 0;
-      w[(Skb.cb >> 2) + 2] = 0;
-      w[(Skb.cb >> 2) + 3] = 0;
-      w[(Skb.cb >> 2) + 4] = 0;
-      w[Skb.tc_classid >> 2] = 0;
-      w[Skb.tstamp >> 2] = 0;
-      w[(Skb.tstamp >> 2) + 1] = 0;
+      // The same as the DataView writes below, through 32-bit words (a little-endian host); the
+      // writable fields only when a program may have written them (they are zero otherwise).
+      if (this.written) this.zeroWritable(w);
       w[Skb.len >> 2] = n;
       w[Skb.pkt_type >> 2] = type;
       w[Skb.mark >> 2] = o.mark ?? 0;
@@ -142,7 +141,7 @@ export class SkbContext {
       return;
     }
     const v = this.ctx.view;
-    // Every byte is zero but the fields set below and those a program may write (writable(): through
+    // Every byte is zero but the fields set below and those a program may write (writableField(): through
     // Memory's checks, the only way into this read-only region): those are zeroed here, as a whole
     // c.fill(0) would.
     v.setUint32(Skb.queue_mapping, 0, true);
@@ -160,6 +159,18 @@ export class SkbContext {
     v.setUint32(Skb.protocol, ((ethertype & 0xff) << 8) | (ethertype >> 8), true);
     v.setUint32(Skb.ingress_ifindex, o.ingressIfindex ?? 0, true);
     v.setUint32(Skb.ifindex, o.ifindex ?? 1, true);
+  }
+
+  /** The fields a program may write, zeroed (`mark` is set by fill itself). */
+  private zeroWritable(w: Uint32Array): void {
+    w[Skb.queue_mapping >> 2] = 0;
+    w[Skb.priority >> 2] = 0;
+    w[Skb.tc_index >> 2] = 0;
+    for (let k = 0; k < 5; k++) w[(Skb.cb >> 2) + k] = 0;
+    w[Skb.tc_classid >> 2] = 0;
+    w[Skb.tstamp >> 2] = 0;
+    w[(Skb.tstamp >> 2) + 1] = 0;
+    this.written = false;
   }
 
   /** The packet bytes of the current run (as the program left them). */
