@@ -3,7 +3,8 @@
  * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
  *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
- * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings), BENCH_WAKEUP wakeupBytes; BENCH_IDLE_OTHERS=1 calls
+ * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings), BENCH_WAKEUP wakeupBytes, BENCH_WAKEUP_EVENTS
+ * wakeupEvents (1: a wake-up per sample, as libbpf's default reader); BENCH_IDLE_OTHERS=1 calls
  * idleOtherThreads(), BENCH_IDLE_OTHERS=nice puts the other threads at nice 19 instead.
  */
 import * as fs from 'node:fs';
@@ -19,6 +20,7 @@ const reader = await openEvents(map, {
   ...(process.env.BENCH_FLUSH_MS ? { flushMs: Number(process.env.BENCH_FLUSH_MS) } : {}),
   // BENCH_WAKEUP: wakeupBytes (e.g. '50%'), to tell the cost per drain from the cost per event
   ...(process.env.BENCH_WAKEUP ? { wakeupBytes: process.env.BENCH_WAKEUP as `${number}%` } : {}),
+  ...(process.env.BENCH_WAKEUP_EVENTS ? { wakeupEvents: Number(process.env.BENCH_WAKEUP_EVENTS) } : {}),
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
 });
 map.close();
