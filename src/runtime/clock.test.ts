@@ -32,22 +32,11 @@ test('the clock read is the monotonic time, once per run; a capture time given i
   assert.equal(value(c), 0x1_2345_6789_abcdn);
 });
 
-test('the low half carries into the high half, and the base second moves on after a few seconds', () => {
+test('the high half is the clock\'s: a time above 2^32 ns reads back whole', () => {
+  // CLOCK_MONOTONIC is above 2^32 ns (4.3 s) on any machine that has run the tests this far
   const c = new RunClock();
-  const priv = c as unknown as { s0: number; bl: number; bh: number };
-  // a base whose low half is just below 2^32: the offset from it carries
-  const base = BigInt(priv.s0) * 1_000_000_000n;
-  const shift = (TWO32 - 1n) - (base & (TWO32 - 1n));
-  priv.bl = Number((base + shift) & (TWO32 - 1n));
-  priv.bh = Number((base + shift) >> 32n);
   c.begin(undefined);
   c.read();
-  const now = process.hrtime.bigint();
-  const v = value(c) - shift;
-  assert.ok(v <= now && now - v < 1_000_000_000n, 'carried into the high half');
-  // a base second far in the past (as after a long idle): rebased, still exact
-  const fresh = new RunClock();
-  (fresh as unknown as { s0: number }).s0 -= 10;
-  bracketed(fresh);
-  assert.ok((fresh as unknown as { s0: number }).s0 >= Number(process.hrtime()[0]) - 1, 'rebased');
+  assert.ok(c.hi !== 0, 'the high half is set');
+  bracketed(c);
 });
