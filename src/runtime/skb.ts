@@ -14,11 +14,15 @@ export const Skb = {
   napi_id: 84, data_meta: 140, tstamp: 152, wire_len: 160, gso_segs: 164, gso_size: 176,
 } as const;
 
-/** Fields a tc program may write (the verifier's tc_cls_act_is_valid_access). */
+/** The fields a tc program may write (the verifier's tc_cls_act_is_valid_access): offset, bytes. */
+const WRITABLE: readonly (readonly [number, number])[] = [
+  [Skb.mark, 4], [Skb.priority, 4], [Skb.tc_index, 4], [Skb.cb, 20], [Skb.tc_classid, 4], [Skb.queue_mapping, 4], [Skb.tstamp, 8],
+];
+
+/** Whether `size` bytes at `off` lie in one writable field. */
 function writableField(off: number, size: number): boolean {
   const end = off + size;
-  const inField = (start: number, len: number) => off >= start && end <= start + len;
-  return inField(Skb.mark, 4) || inField(Skb.priority, 4) || inField(Skb.tc_index, 4) || inField(Skb.cb, 20) || inField(Skb.tc_classid, 4) || inField(Skb.queue_mapping, 4) || inField(Skb.tstamp, 8);
+  return WRITABLE.some(([start, len]) => off >= start && end <= start + len);
 }
 
 export interface SkbOptions {
@@ -127,11 +131,13 @@ export class SkbContext {
     if (mac !== this.mac) this.setMac(mac);
     const type = pktType(n, d4, d2, this.m4, this.m2);
     this.pointers[2 * Skb.data_end] = n;
+    // Every byte is zero but the fields set below and those a program may write (writableField(): through
+    // Memory's checks, the only way into this read-only region): those are zeroed, as a whole c.fill(0)
+    // would, when a run wrote one (they are zero otherwise).
+    if (this.written) this.zeroWritable();
     const w = this.words;
     if (w !== undefined) {
-      // The same as the DataView writes below, through 32-bit words (a little-endian host); the
-      // writable fields only when a program may have written them (they are zero otherwise).
-      if (this.written) this.zeroWritable(w);
+      // The same as the DataView writes below, through 32-bit words (a little-endian host).
       w[Skb.len >> 2] = n;
       w[Skb.pkt_type >> 2] = type;
       w[Skb.mark >> 2] = o.mark ?? 0;
@@ -141,16 +147,6 @@ export class SkbContext {
       return;
     }
     const v = this.ctx.view;
-    // Every byte is zero but the fields set below and those a program may write (writableField(): through
-    // Memory's checks, the only way into this read-only region): those are zeroed here, as a whole
-    // c.fill(0) would.
-    v.setUint32(Skb.queue_mapping, 0, true);
-    v.setUint32(Skb.priority, 0, true);
-    v.setUint32(Skb.tc_index, 0, true);
-    for (let k = 0; k < 20; k += 4) v.setUint32(Skb.cb + k, 0, true);
-    v.setUint32(Skb.tc_classid, 0, true);
-    v.setUint32(Skb.tstamp, 0, true);
-    v.setUint32(Skb.tstamp + 4, 0, true);
     v.setUint32(Skb.len, n, true);
     v.setUint32(Skb.pkt_type, type, true);
     v.setUint32(Skb.mark, o.mark ?? 0, true);
@@ -161,15 +157,10 @@ export class SkbContext {
     v.setUint32(Skb.ifindex, o.ifindex ?? 1, true);
   }
 
-  /** The fields a program may write, zeroed (`mark` is set by fill itself). */
-  private zeroWritable(w: Uint32Array): void {
-    w[Skb.queue_mapping >> 2] = 0;
-    w[Skb.priority >> 2] = 0;
-    w[Skb.tc_index >> 2] = 0;
-    for (let k = 0; k < 5; k++) w[(Skb.cb >> 2) + k] = 0;
-    w[Skb.tc_classid >> 2] = 0;
-    w[Skb.tstamp >> 2] = 0;
-    w[(Skb.tstamp >> 2) + 1] = 0;
+  /** The fields a program may write, zeroed (`mark` is set again by fill). */
+  private zeroWritable(): void {
+    const v = this.ctx.view;
+    for (const [start, len] of WRITABLE) for (let k = 0; k < len; k += 4) v.setUint32(start + k, 0);
     this.written = false;
   }
 
