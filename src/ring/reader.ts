@@ -13,6 +13,7 @@ import { EventBatch } from './batch.js';
 import { BatchBuilder, batchOf } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
+import { ReaderPace } from './reader-pace.js';
 import { eventIterator } from './event-iterator.js';
 import { diag, type ReaderDrainMessage } from '../diagnostics.js';
 
@@ -52,6 +53,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private closed = false;
   private released = false;
   private readonly onAbort = () => void this.close();
+  /** Event loop turns and idled threads for a reader that cannot keep up (reader-pace.ts). */
+  private readonly pace = new ReaderPace(this);
 
   constructor(parts: ReaderParts) {
     this.parts = parts;
@@ -68,10 +71,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
       const poll = (this.poll = new PollTimer(parts.flushMs, parts.kind, parts.watermarkBytes));
       k.epollAdd(this.epfd, poll.fd, 0);
       for (const r of this.perfRings) k.epollAdd(this.epfd, r.fd, r.slot);
-      // A ring buffer fd polls readable whenever data is waiting, wake-up or not: level-triggered, a
-      // busy ring would wake the poller again the moment it is re-armed after every drain (two
-      // context switches per small batch, on the reader's CPU). Edge-triggered, it wakes us when the
-      // kernel sends a wake-up; producers that ask for none are drained by the timer (1 ms while busy).
+      // A ring buffer fd polls readable whenever data waits: level-triggered, a busy ring would wake the
+      // poller at every re-arm (two context switches per small batch). Edge-triggered, it wakes us at
+      // the kernel's wake-ups; producers that ask for none are drained by the timer (1 ms while busy).
       if (parts.ringbuf) k.epollAdd(this.epfd, parts.ringbuf.fd, 0, true);
       this.registration = k.watch(this.epfd, () => {
         const timer = poll.fired();
@@ -110,10 +112,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
 
   // ---- draining ----
 
-  /**
-   * Read everything available now, without waiting (an empty batch when there is nothing). The batch
-   * owns copies of its bytes, so it stays valid for as long as it is kept.
-   */
+  /** Everything available now, without waiting (maybe empty), in a batch that owns copies of its bytes. */
   read(): EventBatch {
     this.builder.releaseLease();
     return this.pending.shift() ?? this.drain(false, false, 'read') ?? new BatchBuilder(this.parts.decoder, this.kind === 'perf').take();
@@ -130,9 +129,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const b = this.builder;
     const onLost = this.onLost;
     const read: (PerfRing | RingbufRing)[] = [];
-    // A leased batch holds its rings' space until it is released: at most half a ring at a time (a
-    // default watermark's wake-up stays one batch), so a backlog's space comes back a part at a time
-    // as it is read; a ring that had more is drained again at once (due).
+    // A leased batch holds its rings' space until released: at most half a ring at a time (a default
+    // watermark's wake-up is one batch), so a backlog's space comes back a part at a time; a ring that
+    // had more is drained again at once (due).
     const took = (ring: PerfRing | RingbufRing, n: number, limit: number) => {
       if (n > 0) read.push(ring);
       if (n >= limit) this.due = true;
@@ -221,6 +220,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
    * the watermark is polled by the PollTimer's timerfd in the rings' epoll set (poll-timer.ts).
    */
   private waitForData(): Promise<void> {
+    this.pace.waiting();
     return new Promise((resolve) => {
       this.wakeup = resolve;
       this.waitStarted = Date.now();
@@ -245,8 +245,10 @@ export class EventReader implements AsyncIterable<RingEvent> {
 
   private resolveWait(): void {
     const w = this.wakeup;
+    if (!w) return;
     this.wakeup = undefined;
-    w?.();
+    this.pace.woke();
+    w();
   }
 
   private stopTimers(): void {
@@ -286,6 +288,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
         }
         this.cause = 'kernel';
       }
+      const turn = this.pace.draining();
+      if (turn) await turn;
       this.due = false;
       const cause = this.cause;
       const batch = this.drain(false, !this.copyBatches, cause);
@@ -321,9 +325,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
     if (this.iterating) throw new UsageError('this reader is already being iterated; use one loop per reader');
     if (this.released && this.pending.length === 0) throw new ClosedError('event reader');
     this.iterating = true;
+    this.pace.woke();
   }
 
   private endIteration(): void {
+    this.pace.waiting();
     this.builder.releaseLease();
     this.stopTimers();
     this.iterating = false;
@@ -360,6 +366,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private releaseAll(): void {
     if (this.released) return;
     this.released = true;
+    this.pace.waiting();
     this.builder.releaseLease();
     this.registration?.close();
     this.registration = undefined;

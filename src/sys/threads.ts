@@ -14,6 +14,14 @@
  * JS thread allocates little (batches()): helpers that collect garbage for a JS thread busy decoding
  * objects get their work done later, on that thread. Threads started after the call keep the policy
  * of the thread that starts them.
+ *
+ * A SCHED_IDLE thread does not run at all while its CPU is never idle. A reader that cannot keep up
+ * keeps the JS thread busy all the time, and one of the idled helpers is V8's optimizing compiler: the
+ * reader's own code would then stay in V8's baseline tier, several times slower, for as long as the
+ * backlog lasts, which it then does (measured on bench/'s perf row: 107-218 ns per event against 12-30,
+ * half the events lost). So while a reader of the calling thread has found data waiting every time it
+ * looked, for SATURATED_MS on end (reader-pace.ts), the idled threads get their policy back
+ * (lendIdledThreads), until it waits again.
  */
 import * as fs from 'node:fs';
 import * as libc from './libc.js';
@@ -49,6 +57,39 @@ export function threadPolicy(tid: number): number {
   return p;
 }
 
+type Idled = readonly { tid: number; policy: number }[];
+/** The threads of idleOtherThreads() calls not restored yet. */
+const idledSets = new Set<Idled>();
+/** Readers (of this thread) that cannot keep up: while there is one, the idled threads run as before. */
+const saturated = new Set<object>();
+let lent = false;
+/** Leaving SCHED_IDLE was refused (no CAP_SYS_NICE): the threads stay idle. */
+let cannotLend = false;
+
+/**
+ * `reader` cannot keep up (`on`), or waits for data again: while some reader of this thread cannot,
+ * the threads idleOtherThreads() idled have their own policy back (see the file comment).
+ */
+export function lendIdledThreads(reader: object, on: boolean): void {
+  if (on) saturated.add(reader);
+  else saturated.delete(reader);
+  const want = saturated.size > 0 && !cannotLend;
+  if (want === lent) return;
+  lent = want;
+  // (only threads still of this process: the tid of one that ended may be another's by now)
+  const live = new Set(processThreads());
+  for (const set of idledSets) {
+    for (const t of set) {
+      if (live.has(t.tid) && libc.sched_setscheduler(t.tid, want ? t.policy : SCHED_IDLE, param) < 0 && libc.errno() === Errno.EPERM) {
+        // (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE; entering it never does)
+        cannotLend = true;
+        lent = false;
+        return;
+      }
+    }
+  }
+}
+
 /** Put every other thread of this process (but bpfpipe's poller) under SCHED_IDLE; see the file comment. */
 export async function idleOtherThreads(): Promise<IdledThreads> {
   const keep = new Set([libc.gettid(), ...(await pollerThreads())]);
@@ -64,10 +105,12 @@ export async function idleOtherThreads(): Promise<IdledThreads> {
     }
     done.push({ tid, policy });
   }
+  idledSets.add(done);
   let restored = false;
   const restore = (): void => {
     if (restored) return;
     restored = true;
+    idledSets.delete(done);
     const live = new Set(processThreads());
     let denied = 0;
     for (const t of done) {

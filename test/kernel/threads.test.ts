@@ -57,3 +57,25 @@ test('without CAP_SYS_NICE restore() says which rule keeps the threads idle (EBP
   assert.match(r.restoreError!.message, /CAP_SYS_NICE/);
   for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], SCHED_IDLE);
 });
+
+test('a reader that cannot keep up gives the event loop turns and the idled threads their policy back, until it waits again', () => {
+  const r = child([], ['saturated', pinDir]) as unknown as {
+    idled: { tid: number; policy: number }[];
+    during: Record<string, number>[];
+    after: Record<string, number>;
+    timerMsAtDuring: number | null;
+    duringMs: number;
+    producer: { runs?: number; error?: string };
+    batches: number;
+  };
+  assert.equal(r.producer.error, undefined);
+  assert.ok(r.idled.length >= 1, 'a Node process has helper threads');
+  assert.ok(r.during !== undefined && r.during.length >= 10, 'the burst lasted 100 ms past the first batch');
+  // V8's helpers (its optimizing compiler among them) run while the JS thread is busy all the time
+  // (the reader may catch up for a moment, and its helpers idle again: not at every batch)
+  const lent = r.during.filter((p) => r.idled.every((t) => p[t.tid] === undefined || p[t.tid] === t.policy));
+  assert.ok(lent.length >= r.during.length / 4, `the idled threads had their policy back at ${lent.length} of ${r.during.length} batches of the burst`);
+  // and so do timers: the 20 ms one fired while the reader drained without waiting
+  assert.ok(r.timerMsAtDuring !== null && r.timerMsAtDuring < r.duringMs, `the 20 ms timer fired during the burst (at ${r.timerMsAtDuring} ms)`);
+  for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], SCHED_IDLE, `thread ${t.tid} is idle again once the reader waits`);
+});
