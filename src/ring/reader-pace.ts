@@ -3,14 +3,18 @@
  * never waits, and its loop then runs on promise continuations alone: the event loop gets no turn, so
  * timers, I/O and a close() from a timer wait until the backlog is gone; and under idleOtherThreads()
  * the threads it idled get no CPU either, V8's optimizing compiler among them (sys/threads.ts). The
- * pace gives the event loop a turn every YIELD_MS of such draining and, after SATURATED_MS, lends the
- * CPU back to the idled threads until the reader waits again.
+ * pace gives the event loop a turn every YIELD_MS of such draining and, once SATURATED_DRAINS drains and
+ * SATURATED_MS have passed without a wait, lends the CPU back to the idled threads until the reader waits
+ * again. (Not after a stall alone: the few drains that catch up with a full ring need the CPU to
+ * themselves, and lent helpers took it: on bench/'s ring buffer row, lent after any 10 ms without a wait,
+ * 7 of 18 runs lost against 1 of 18.)
  */
 import { lendIdledThreads } from '../sys/index.js';
 
 /** Continuous draining after which the event loop gets a turn (one costs a few µs). */
 const YIELD_MS = 5;
-/** Continuous draining after which the reader counts as unable to keep up (at full rate it waits every 1-4 ms). */
+/** Drains without a wait, and their time, after which the reader counts as unable to keep up. */
+const SATURATED_DRAINS = 8;
 const SATURATED_MS = 10;
 
 const turn = (resolve: () => void): void => void setImmediate(resolve);
@@ -19,6 +23,8 @@ export class ReaderPace {
   /** performance.now() when the event loop last ran the reader, and when it last waited for data. */
   private loopAt = 0;
   private waitedAt = 0;
+  /** Drains since the last wait. */
+  private drains = 0;
   private saturated = false;
 
   constructor(private readonly reader: object) {}
@@ -26,6 +32,7 @@ export class ReaderPace {
   /** The reader starts, or woke from a wait for data. */
   woke(): void {
     this.loopAt = this.waitedAt = performance.now();
+    this.drains = 0;
   }
 
   /** The reader is about to wait for data: it keeps up. */
@@ -38,7 +45,7 @@ export class ReaderPace {
   /** Before a drain without a wait: a promise to await first when the event loop is due a turn. */
   draining(): Promise<void> | undefined {
     const now = performance.now();
-    if (!this.saturated && now - this.waitedAt >= SATURATED_MS) {
+    if (!this.saturated && ++this.drains >= SATURATED_DRAINS && now - this.waitedAt >= SATURATED_MS) {
       this.saturated = true;
       lendIdledThreads(this.reader, true);
     }

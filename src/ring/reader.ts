@@ -259,10 +259,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.poll?.stop();
   }
 
-  /**
-   * A perf ring holds a watermark's worth already: its wake-up may be gone (perf_poll hands one out
-   * once, and libuv polls our epoll fd twice when it starts watching it: a wake-up from before is lost).
-   */
+  /** A perf ring holds a watermark's worth: its wake-up may be gone (perf_poll hands one out once, and
+   * libuv polls our epoll fd twice when it starts watching it: a wake-up from before is lost). */
   private pastWatermark(): boolean {
     const w = this.parts.watermarkBytes;
     if (w === undefined) return false;
@@ -289,7 +287,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
         this.cause = 'kernel';
       }
       const turn = this.pace.draining();
-      if (turn) await turn;
+      if (turn) {
+        // the last batch's ring space goes back before the event loop runs anything else
+        this.builder.releaseLease();
+        await turn;
+      }
       this.due = false;
       const cause = this.cause;
       const batch = this.drain(false, !this.copyBatches, cause);

@@ -20,7 +20,7 @@
  * reader's own code would then stay in V8's baseline tier, several times slower, for as long as the
  * backlog lasts, which it then does (measured on bench/'s perf row: 107-218 ns per event against 12-30,
  * half the events lost). So while a reader of the calling thread has found data waiting every time it
- * looked, for SATURATED_MS on end (reader-pace.ts), the idled threads get their policy back
+ * looked, for several drains on end (reader-pace.ts), the idled threads get their policy back
  * (lendIdledThreads), until it waits again.
  */
 import * as fs from 'node:fs';
