@@ -76,6 +76,7 @@ export function lendIdledThreads(reader: object, on: boolean): void {
   const want = saturated.size > 0 && !cannotLend;
   if (want === lent) return;
   lent = want;
+  if (idledSets.size === 0) return;
   // (only threads still of this process: the tid of one that ended may be another's by now)
   const live = new Set(processThreads());
   for (const set of idledSets) {
