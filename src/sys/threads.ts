@@ -76,19 +76,30 @@ export function lendIdledThreads(reader: object, on: boolean): void {
   const want = saturated.size > 0 && !cannotLend;
   if (want === lent) return;
   lent = want;
-  if (idledSets.size === 0) return;
-  // (only threads still of this process: the tid of one that ended may be another's by now)
-  const live = new Set(processThreads());
   for (const set of idledSets) {
-    for (const t of set) {
-      if (live.has(t.tid) && libc.sched_setscheduler(t.tid, want ? t.policy : SCHED_IDLE, param) < 0 && libc.errno() === Errno.EPERM) {
-        // (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE; entering it never does)
-        cannotLend = true;
-        lent = false;
-        return;
-      }
+    // (leaving SCHED_IDLE needs CAP_SYS_NICE or RLIMIT_NICE; entering it never does)
+    if (setPolicies(set, !want) > 0) {
+      cannotLend = true;
+      lent = false;
+      return;
     }
   }
+}
+
+/**
+ * Each thread of `threads` still of this process (the tid of one that ended may be another's by now)
+ * under SCHED_IDLE, or back under its own policy: the number the kernel refused (EPERM).
+ */
+function setPolicies(threads: Idled, idle: boolean): number {
+  const live = new Set(processThreads());
+  let denied = 0;
+  for (const t of threads) {
+    if (!live.has(t.tid) || libc.sched_setscheduler(t.tid, idle ? SCHED_IDLE : t.policy, param) >= 0) continue;
+    const e = libc.errno();
+    if (e === Errno.EPERM) denied++;
+    else if (e !== ESRCH) throw new SyscallError('sched_setscheduler', e, `thread ${t.tid} ${idle ? 'to' : 'back from'} SCHED_IDLE`);
+  }
+  return denied;
 }
 
 /** Put every other thread of this process (but bpfpipe's poller) under SCHED_IDLE; see the file comment. */
@@ -112,16 +123,7 @@ export async function idleOtherThreads(): Promise<IdledThreads> {
     if (restored) return;
     restored = true;
     idledSets.delete(done);
-    const live = new Set(processThreads());
-    let denied = 0;
-    for (const t of done) {
-      if (!live.has(t.tid)) continue;
-      if (libc.sched_setscheduler(t.tid, t.policy, param) < 0) {
-        const e = libc.errno();
-        if (e === Errno.EPERM) denied++;
-        else if (e !== ESRCH) throw new SyscallError('sched_setscheduler', e, `thread ${t.tid} back from SCHED_IDLE`);
-      }
-    }
+    const denied = setPolicies(done, false);
     if (denied > 0) {
       throw new PermissionError(`${denied} thread(s) stay under SCHED_IDLE: leaving it needs CAP_SYS_NICE or RLIMIT_NICE >= 20 (ulimit -e 20)`);
     }

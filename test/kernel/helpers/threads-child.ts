@@ -15,7 +15,10 @@ import { processThreads, threadPolicy } from '../../../src/sys/index.js';
 import { pollerThreads } from '../../../src/sys/poller.js';
 
 const [mode, pinDir] = process.argv.slice(2);
-const policies = (tids = processThreads()) => Object.fromEntries(tids.filter((t) => processThreads().includes(t)).map((t) => [t, threadPolicy(t)]));
+const policies = (tids?: number[]) => {
+  const live = processThreads();
+  return Object.fromEntries((tids ?? live).filter((t) => live.includes(t)).map((t) => [t, threadPolicy(t)]));
+};
 
 if (mode === 'saturated') {
   const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir: pinDir! });
