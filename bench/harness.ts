@@ -2,6 +2,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import ts from 'typescript';
 import { loadObjectSync, type LoadedObject } from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -35,7 +36,16 @@ export interface Row {
 export function buildBaselines(): void {
   execFileSync('bash', [path.join(ROOT, 'bench/build.sh')], { stdio: 'inherit' });
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  // the bpfpipe reader process runs as plain JavaScript too (node bench/bin/bpfpipe-reader.mjs, types stripped): under
+  // `--import tsx` it would carry tsx's loader thread and an esbuild process on the reader's CPU
+  const src = fs.readFileSync(path.join(ROOT, 'bench/readers/bpfpipe-reader.ts'), 'utf8');
+  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  fs.mkdirSync(BIN, { recursive: true });
+  fs.writeFileSync(BPFPIPE_READER, js);
 }
+
+/** The compiled bpfpipe reader (bench/readers/bpfpipe-reader.ts), built by buildBaselines(). */
+export const BPFPIPE_READER = path.join(BIN, 'bpfpipe-reader.mjs');
 
 /** Load bench.bpf.o and pin its programs and event maps where reader processes can open them. */
 export function loadBench(): LoadedObject {
@@ -45,6 +55,7 @@ export function loadBench(): LoadedObject {
   // Interrupted benchmarks leave nothing behind either.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
+      for (const r of liveReaders) r.kill('SIGKILL');
       cleanup(obj);
       process.exit(130);
     });
@@ -86,9 +97,14 @@ export interface ReaderProc {
   result(): Promise<Record<string, unknown>>;
 }
 
+/** Reader processes not ended yet (an interrupted benchmark ends them too). */
+const liveReaders = new Set<ChildProcess>();
+
 /** Start a reader process pinned to the reader CPU; resolves when it is ready. */
 export async function startReader(cmd: string[], env: Record<string, string> = {}): Promise<ReaderProc> {
   const child = spawn('taskset', ['-c', READER_CPU, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  liveReaders.add(child);
+  child.once('exit', () => liveReaders.delete(child));
   // BENCH_TEE=1: the reader's stdout also on stderr (e.g. with BENCH_NODE_ARGS=--trace-gc)
   if (process.env.BENCH_TEE) child.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
   await waitFor(child, /ready/, cmd[0]!);

@@ -3,11 +3,12 @@
  * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
  * run and a summary line per row with the medians and the bpfpipe/libbpf ratios.
  *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
+ *   (ringbuf-poll: only the ring buffer's no-wake-up row)
  *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
  *   --decoded-pages 1024,4096: the ring pages per CPU of the decoded rows
  */
 import * as path from 'node:path';
-import { ROOT, BIN, PIN, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
+import { ROOT, BIN, PIN, BPFPIPE_READER, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
 import { possibleCpus } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -29,7 +30,7 @@ if (possibleCpus().length < 2) {
 buildBaselines();
 const obj = loadBench();
 // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the bpfpipe readers.
-const tsx = ['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts')];
+const bpfpipeReader = ['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER];
 const libbpf = path.join(BIN, 'libbpf_reader');
 const perfPin = `${PIN}/bench_events`;
 // The perf rows and the timer-driven ring buffer row read at the kernel's full rate: their readers put
@@ -79,26 +80,29 @@ try {
         await compare(
           name,
           async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n),
-          async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...tsx, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
+          async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...bpfpipeReader, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
         );
       }
     }
   }
-  if (rows.includes('ringbuf')) {
+  if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {
     obj.setGlobal('event_size', 64);
     obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: the best libbpf reader consumes on a 1 ms timer
     const name = 'ring buffer 4 MiB, 64 B, no wake-up';
     await compare(
       name,
       async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...tsx, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
+      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...bpfpipeReader, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
     );
     obj.setGlobal('rb_flags', 0n);
+  }
+  if (rows.includes('ringbuf')) {
+    obj.setGlobal('event_size', 64);
     const name2 = 'ring buffer 4 MiB, 64 B, adaptive wake-up';
     await compare(
       name2,
       async () => measure(obj, name2, 'libbpf epoll', await startReader([libbpf, 'ringbuf', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...tsx, 'batches', rbPin]), 'rb_bench', N),
+      async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...bpfpipeReader, 'batches', rbPin]), 'rb_bench', N),
     );
   }
   if (rows.includes('decoded')) {
@@ -113,7 +117,7 @@ try {
       await compare(
         name,
         async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n, { rate: 2_000_000 }),
-        async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...tsx, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
+        async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...bpfpipeReader, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
       );
     }
   }
@@ -124,14 +128,14 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...tsx, 'latency', perfPin, '256']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...bpfpipeReader, 'latency', perfPin, '256']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
     // The same with the reader's other threads (V8's helpers) idle: its wake-ups no longer wait for them.
     const nameIdle = `${name}, idleOtherThreads()`;
     await compare(
       nameIdle,
       async () => measure(obj, nameIdle, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...tsx, 'latency', perfPin, '256'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...bpfpipeReader, 'latency', perfPin, '256'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
   }
   if (rows.includes('cli')) {

@@ -5,18 +5,17 @@
  *   node --import tsx bench/soak.ts
  */
 import { spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { ROOT, PIN, READER_CPU, buildBaselines, loadBench, cleanup, counts, produce, sleep } from './harness.js';
+import { PIN, READER_CPU, BPFPIPE_READER, buildBaselines, loadBench, cleanup, counts, produce, sleep } from './harness.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 1_200_000);
-buildBaselines(); // the C producer
+buildBaselines(); // the C producer, dist/ and the bpfpipe reader
 const obj = loadBench();
 obj.setGlobal('event_size', 64);
 const samples: Record<string, number>[] = [];
 let child: ReturnType<typeof spawn> | undefined;
 try {
-  child = spawn('taskset', ['-c', READER_CPU, 'node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts'), 'batches', `${PIN}/bench_events`, '1024'], {
+  child = spawn('taskset', ['-c', READER_CPU, 'node', BPFPIPE_READER, 'batches', `${PIN}/bench_events`, '1024'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, SOAK_REPORT_MS: '30000' },
   });

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadObjectSync, attachTc, enterNetns } from '../src/index.js';
 import { createDemoNet } from '../src/cli/demo/netns.js';
-import { ROOT, BIN, buildBaselines, startReader, sleep, median, type ReaderProc } from './harness.js';
+import { ROOT, BIN, BPFPIPE_READER, buildBaselines, startReader, sleep, median, type ReaderProc } from './harness.js';
 
 const SECONDS = Number(process.env.UDP_SECONDS ?? 3);
 const REPEAT = Number(process.env.UDP_REPEAT ?? 3);
@@ -60,7 +60,7 @@ try {
   const bs = [];
   for (let i = 0; i < REPEAT; i++) {
     cs.push(await measure('libbpf watermark', await startReader([path.join(BIN, 'libbpf_reader'), 'perf-watermark', pin, PAGES])));
-    bs.push(await measure('bpfpipe defaults', await startReader(['node', '--import', 'tsx', path.join(ROOT, 'bench/readers/bpfpipe-reader.ts'), 'batches', pin, PAGES])));
+    bs.push(await measure('bpfpipe defaults', await startReader(['node', BPFPIPE_READER, 'batches', pin, PAGES])));
   }
   const c = median(cs, (r) => r.packetsPerSec);
   const b = median(bs, (r) => r.packetsPerSec);

@@ -1,7 +1,7 @@
 /**
  * The bpfpipe side of the benchmarks: a reader process on a pinned map, started by bench/run.ts.
  * Prints "ready", reads until SIGUSR1, then prints one JSON line with its counts and own CPU time.
- *   node --import tsx bench/readers/bpfpipe-reader.ts MODE MAP_PIN [PAGES] [BTF_OBJ]
+ *   node bench/bin/bpfpipe-reader.mjs MODE MAP_PIN [PAGES] [BTF_OBJ]   (compiled from this file by buildBaselines)
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
  * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings), BENCH_WAKEUP wakeupBytes, BENCH_WAKEUP_EVENTS
  * wakeupEvents (1: a wake-up per sample, as libbpf's default reader); BENCH_IDLE_OTHERS=1 calls
@@ -169,6 +169,9 @@ console.log(JSON.stringify({
       withLoss: gaps
         .map((g, i) => ({
           i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], monoMs: +g[4].toFixed(3), prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
+          // the drop counters are read every 10 ms or so: the longest gap, and the most bytes, of the 12 ms before
+          maxGap12Ms: +Math.max(...gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[0])).toFixed(2),
+          maxBytes12: Math.max(...gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[1])),
           // collections that overlap this gap or the one before it: [ms before the batch, duration ms, kind]
           gc: gcs.filter(([t, d]) => t + d >= g[3] - g[0] - (gaps[i - 1]?.[0] ?? 0) && t <= g[3]).map(([t, d, k]) => [+(g[3] - t).toFixed(2), +d.toFixed(2), k]),
         }))
