@@ -36,9 +36,10 @@ const perfPin = `${PIN}/bench_events`;
 // The perf rows and the timer-driven ring buffer row read at the kernel's full rate: their readers put
 // the process's other threads (V8's helpers) under SCHED_IDLE, as a collector pinned to a CPU would
 // (idleOtherThreads(), README). Not the adaptive ring buffer row: there it lost more, not less.
-// BENCH_IDLE=0: without (to compare); BENCH_IDLE=nice: the other threads at nice 19 instead of SCHED_IDLE
+// BENCH_IDLE=0: without (to compare); BENCH_IDLE=nice: the other threads at nice 19 instead of SCHED_IDLE;
+// BENCH_IDLE=realtime: idleOtherThreads({ realtime: true })
 // (the rows keep their names).
-const IDLE: Record<string, string> = process.env.BENCH_IDLE === '0' ? {} : { BENCH_IDLE_OTHERS: process.env.BENCH_IDLE === 'nice' ? 'nice' : '1' };
+const IDLE: Record<string, string> = process.env.BENCH_IDLE === '0' ? {} : { BENCH_IDLE_OTHERS: process.env.BENCH_IDLE === 'nice' || process.env.BENCH_IDLE === 'realtime' ? process.env.BENCH_IDLE : '1' };
 const rbPin = `${PIN}/bench_rb`;
 
 function print(r: Row | Record<string, unknown>): void {
@@ -93,6 +94,13 @@ try {
       name,
       async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
       async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...bpfpipeReader, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
+    );
+    // the same with the reader's thread under SCHED_FIFO: kernel threads and V8's helpers cannot hold it up
+    const nameRt = 'ring buffer 4 MiB, 64 B, no wake-up, realtime';
+    await compare(
+      nameRt,
+      async () => measure(obj, nameRt, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
+      async () => measure(obj, nameRt, 'bpfpipe batches(), flushMs 1, idleOtherThreads({ realtime: true })', await startReader([...bpfpipeReader, 'batches', rbPin], { BENCH_FLUSH_MS: '1', BENCH_IDLE_OTHERS: 'realtime' }), 'rb_bench', N),
     );
     obj.setGlobal('rb_flags', 0n);
   }

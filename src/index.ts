@@ -78,7 +78,7 @@ export {
 export { missingCapabilities, type CapName } from './sys/index.js';
 export { possibleCpus, onlineCpus, ensureBpffs, privateBpffs, BPFFS_ROOT, ifaceIndex, ifaceName, enterNetns, netnsCookie, setAffinity, listOpenFds } from './sys/index.js';
 export { PacketSocket, PACKET_OUTGOING, type PacketFrame } from './sys/index.js';
-export { idleOtherThreads, type IdledThreads } from './sys/index.js';
+export { idleOtherThreads, type IdledThreads, type IdleOptions } from './sys/index.js';
 
 // sinks: Prometheus metrics, NATS JetStream, the live web view
 export {

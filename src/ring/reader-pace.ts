@@ -7,7 +7,8 @@
  * SATURATED_MS have passed without a wait, lends the CPU back to the idled threads until the reader waits
  * again. (Not after a stall alone: the few drains that catch up with a full ring need the CPU to
  * themselves, and lent helpers took it: on bench/'s ring buffer row, lent after any 10 ms without a wait,
- * 7 of 18 runs lost against 1 of 18.)
+ * 7 of 18 runs lost against 1 of 18.) It lends them too while the event loop is busy all the time though
+ * the reader waits (BUSY_SHARE).
  */
 import { lendIdledThreads } from '../sys/index.js';
 
@@ -18,6 +19,13 @@ const SATURATED_DRAINS = 8;
 const SATURATED_MS = 10;
 
 const turn = (resolve: () => void): void => void setImmediate(resolve);
+/**
+ * An event loop busy this share of BUSY_WINDOW_MS while the reader waits: the JS thread is busy with
+ * other work, or spins waiting for an idled helper (V8's sweeper posting itself task after task until a
+ * concurrent sweep ends), and the idled threads are lent their policy too.
+ */
+const BUSY_SHARE = 0.95;
+const BUSY_WINDOW_MS = 10;
 
 export class ReaderPace {
   /** performance.now() when the event loop last ran the reader, and when it last waited for data. */
@@ -26,8 +34,29 @@ export class ReaderPace {
   /** Drains since the last wait. */
   private drains = 0;
   private saturated = false;
+  /** The event loop's utilization at the start of the window, and whether the loop is busy. */
+  private elu = performance.eventLoopUtilization();
+  private busy = false;
+  /** The key the busy loop's lending goes by (the reader's is the saturated one). */
+  private readonly busyKey = {};
 
   constructor(private readonly reader: object) {}
+
+  /** The reader's watchdog fired (every flushMs while it iterates): is the event loop busy all the time? */
+  tick(): void {
+    const now = performance.eventLoopUtilization();
+    const d = performance.eventLoopUtilization(now, this.elu);
+    if (d.idle + d.active < BUSY_WINDOW_MS) return;
+    this.elu = now;
+    const busy = d.utilization >= BUSY_SHARE;
+    if (busy !== this.busy) lendIdledThreads(this.busyKey, (this.busy = busy));
+  }
+
+  /** The reader stops iterating, or closes. */
+  stop(): void {
+    this.waiting();
+    if (this.busy) lendIdledThreads(this.busyKey, (this.busy = false));
+  }
 
   /** The reader starts, or woke from a wait for data. */
   woke(): void {

@@ -48,8 +48,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private readonly dropsEveryMs: number;
   private lastCpuCheck = Date.now();
   private iterating = false;
-  /** Streaming batches own copies of their bytes instead of leasing ring memory. */
-  private readonly copyBatches: boolean;
+  private readonly copyBatches: boolean; // streaming batches own copies of their bytes instead of leasing ring memory
   private closed = false;
   private released = false;
   private readonly onAbort = () => void this.close();
@@ -232,6 +231,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   }
 
   private readonly onWatchdog = (): void => {
+    this.pace.tick();
     if (!this.wakeup || Date.now() - this.waitStarted < this.parts.flushMs / 2) return;
     this.timerFired();
   };
@@ -331,7 +331,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   }
 
   private endIteration(): void {
-    this.pace.waiting();
+    this.pace.stop();
     this.builder.releaseLease();
     this.stopTimers();
     this.iterating = false;
@@ -368,7 +368,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private releaseAll(): void {
     if (this.released) return;
     this.released = true;
-    this.pace.waiting();
+    this.pace.stop();
     this.builder.releaseLease();
     this.registration?.close();
     this.registration = undefined;

@@ -15,5 +15,5 @@ export { openFdCount, listOpenFds, fdTarget } from './fds.js';
 export { setAffinity, currentCpu, enterNetns, netnsCookie } from './process.js';
 export { tryLockRange, unlockRange } from './locks.js';
 export { missingCapabilities, effectiveCapabilities, type CapName } from './capabilities.js';
-export { idleOtherThreads, lendIdledThreads, processThreads, threadPolicy, type IdledThreads } from './threads.js';
+export { idleOtherThreads, lendIdledThreads, processThreads, threadPolicy, type IdledThreads, type IdleOptions } from './threads.js';
 export { PacketSocket, PACKET_OUTGOING, type PacketFrame } from './packet-socket.js';

@@ -60,6 +60,7 @@ export const sched_setaffinity = lib.func('int sched_setaffinity(int pid, size_t
 export const sched_setscheduler = lib.func('int sched_setscheduler(int pid, int policy, void *param)') as (
   pid: number, policy: number, param: Uint8Array) => number;
 export const sched_getscheduler = lib.func('int sched_getscheduler(int pid)') as (pid: number) => number;
+export const sched_getparam = lib.func('int sched_getparam(int pid, _Out_ void *param)') as (pid: number, param: Uint8Array) => number;
 export const gettid = lib.func('int gettid(void)') as () => number;
 export const getpid = lib.func('int getpid(void)') as () => number;
 export const sysconf = lib.func('long sysconf(int name)') as (name: number) => number;

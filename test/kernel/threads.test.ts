@@ -9,6 +9,8 @@ import { uniquePinDir, removeTree } from '../support/leaks.js';
 
 const SCHED_OTHER = 0;
 const SCHED_IDLE = 5;
+/** SCHED_FIFO | SCHED_RESET_ON_FORK, as sched_getscheduler reports it */
+const SCHED_FIFO_RESET = 0x40000001;
 const pinDir = uniquePinDir('threads');
 after(() => removeTree(pinDir));
 
@@ -58,8 +60,34 @@ test('without CAP_SYS_NICE restore() says which rule keeps the threads idle (EBP
   for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], SCHED_IDLE);
 });
 
-test('a reader that cannot keep up gives the event loop turns and the idled threads their policy back, until it waits again', () => {
-  const r = child([], ['saturated', pinDir]) as unknown as {
+test('realtime: the calling thread goes under SCHED_FIFO, threads it starts afterwards do not, the others idle; restore() gives every one its policy back', () => {
+  const r = child([], ['realtime']) as unknown as Report & { realtime: { tid: number; policy: number }; error?: unknown };
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.realtime, { tid: r.main, policy: SCHED_OTHER });
+  assert.equal(r.during[r.main], SCHED_FIFO_RESET);
+  const idled = new Set(r.idled.map((t) => t.tid));
+  assert.ok(!idled.has(r.main));
+  for (const t of r.idled) if (r.during[t.tid] !== undefined) assert.equal(r.during[t.tid], SCHED_IDLE);
+  // the worker's thread started after the call: SCHED_OTHER, not the JS thread's SCHED_FIFO
+  const started = Object.keys(r.during).map(Number).filter((t) => t !== r.main && !idled.has(t));
+  assert.ok(started.length >= 1, 'the worker started a thread');
+  for (const t of started) assert.equal(r.during[t], SCHED_OTHER, `thread ${t} started under SCHED_OTHER`);
+  assert.equal(r.after[r.main], SCHED_OTHER);
+  for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], t.policy);
+});
+
+test('realtime without CAP_SYS_NICE or RLIMIT_RTPRIO: EBPF_PERM naming both, and no thread changed', () => {
+  const r = child(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'], ['realtime']) as unknown as Report & { error?: { code: string; message: string } };
+  assert.equal(r.error?.code, 'EBPF_PERM');
+  assert.match(r.error!.message, /CAP_SYS_NICE or RLIMIT_RTPRIO/);
+  for (const [t, p] of Object.entries(r.after)) assert.equal(p, SCHED_OTHER, `thread ${t} unchanged`);
+});
+
+for (const realtime of [false, true]) {
+test(`a reader that cannot keep up gives the event loop turns and the idled threads their policy back, until it waits again${realtime ? ' (realtime: the JS thread too)' : ''}`, () => {
+  const r = child([], ['saturated', pinDir, ...(realtime ? ['realtime'] : [])]) as unknown as {
+    realtime?: { tid: number; policy: number };
+    initially: Record<string, number>;
     idled: { tid: number; policy: number }[];
     during: Record<string, number>[];
     after: Record<string, number>;
@@ -78,4 +106,35 @@ test('a reader that cannot keep up gives the event loop turns and the idled thre
   // and so do timers: the 20 ms one fired while the reader drained without waiting
   assert.ok(r.timerMsAtDuring !== null && r.timerMsAtDuring < r.duringMs, `the 20 ms timer fired during the burst (at ${r.timerMsAtDuring} ms)`);
   for (const t of r.idled) if (r.after[t.tid] !== undefined) assert.equal(r.after[t.tid], SCHED_IDLE, `thread ${t.tid} is idle again once the reader waits`);
+  if (realtime) {
+    // the JS thread leaves SCHED_FIFO with them (else they would not run while it is busy), and is back under it after
+    const main = r.realtime!.tid;
+    assert.equal(r.initially[main], SCHED_FIFO_RESET);
+    for (const p of lent) assert.equal(p[main], SCHED_OTHER, 'the JS thread is under its own policy while the others are lent theirs');
+    assert.equal(r.after[main], SCHED_FIFO_RESET, 'and under SCHED_FIFO again once the reader waits');
+  }
 });
+}
+
+for (const realtime of [false, true]) {
+  test(`while the JS thread is busy all the time and its reader waits, the idled threads${realtime ? ' and the real-time JS thread' : ''} are back under their own policy; idle again once the loop is not busy`, () => {
+    // (V8's sweeper can spin the JS thread so, waiting for a concurrent sweep on an idled helper)
+    const r = child([], ['busy', pinDir, ...(realtime ? ['realtime'] : [])]) as unknown as {
+      idled: { tid: number; policy: number }[];
+      realtime?: { tid: number; policy: number };
+      before: Record<string, number>;
+      during: Record<string, number>[];
+      after: Record<string, number>;
+      closed: Record<string, number>;
+    };
+    const idledAs = (p: Record<string, number>, tid: number) => (r.realtime?.tid === tid ? SCHED_FIFO_RESET : SCHED_IDLE) === p[tid];
+    const own = (p: Record<string, number>) => [...r.idled, ...(r.realtime ? [r.realtime] : [])].every((t) => p[t.tid] === undefined || p[t.tid] === t.policy);
+    for (const t of Object.keys(r.before).map(Number)) assert.ok(idledAs(r.before, t), `thread ${t} idled before the loop is busy`);
+    assert.ok(r.during.length >= 50, `the busy loop was sampled (${r.during.length} times)`);
+    // from the watchdog's second window on (10 ms each), at the latest
+    const late = r.during.slice(Math.floor(r.during.length / 3));
+    assert.ok(late.every(own), `own policies in ${late.filter(own).length} of ${late.length} samples of the busy loop's last two thirds`);
+    for (const t of Object.keys(r.after).map(Number)) assert.ok(idledAs(r.after, t), `thread ${t} idled again after the busy loop`);
+    for (const t of Object.keys(r.closed).map(Number)) assert.ok(idledAs(r.closed, t), `thread ${t} idled after the reader closed`);
+  });
+}
