@@ -26,6 +26,14 @@ export interface Row {
   eventsPerSec: number;
   readerCpuNsPerEvent: number;
   latencyUs?: { p50: number; p99: number; max: number };
+  /**
+   * Outputs that failed (the ring full), as the program itself counted them in the measured window: a
+   * ring buffer reader other than bpfpipe's cannot see these (the kernel reports no ring buffer drops),
+   * so `lost` alone would say 0 for libbpf's ring buffer readers whatever they lost.
+   */
+  dropped: number;
+  /** Events the program output that the reader neither received nor counted lost (only when not 0). */
+  unaccounted?: number;
 }
 
 /**
@@ -161,7 +169,10 @@ export async function measure(
     seconds: p.seconds,
     eventsPerSec: Math.round(received / p.seconds),
     readerCpuNsPerEvent: received ? Math.round((Number(r.cpuSeconds) * 1e9) / received * 10) / 10 : 0,
+    dropped: failed1 - failed0,
   };
+  // received + lost == emitted, or the row says by how much it is not (reader-counted rows)
+  if (o.countBy !== 'program' && received + lost !== emitted) row.unaccounted = emitted - received - lost;
   // the bpfpipe reader's diagnostics: its measured window (to line up with V8's log or `perf record`),
   // its CPU split by thread, faults, wake-ups and batches; BENCH_GAPS=1: the batch gaps and collections
   for (const k of ['gaps', 'gc', 'windowMs', 'windowMono', 'sysSeconds', 'threadSeconds', 'faults', 'switches', 'syscalls', 'wakeups', 'batches'] as const) if (r[k]) (row as unknown as Record<string, unknown>)[k] = r[k];

@@ -46,6 +46,8 @@ function print(r: Row | Record<string, unknown>): void {
   console.log(JSON.stringify(r));
 }
 
+const lossy = (r: Row) => r.lost > 0 || r.dropped > 0;
+
 async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row>): Promise<void> {
   const cs: Row[] = [];
   const bs: Row[] = [];
@@ -61,13 +63,16 @@ async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row
   const bm = median(bs, (r) => r.eventsPerSec);
   print({
     summary: name,
-    libbpf: { eventsPerSec: cm.eventsPerSec, lost: cm.lost, readerCpuNsPerEvent: cm.readerCpuNsPerEvent, ...(cm.latencyUs ? { latencyUs: cm.latencyUs } : {}) },
-    bpfpipe: { eventsPerSec: bm.eventsPerSec, lost: bm.lost, readerCpuNsPerEvent: bm.readerCpuNsPerEvent, ...(bm.latencyUs ? { latencyUs: bm.latencyUs } : {}) },
+    libbpf: { eventsPerSec: cm.eventsPerSec, lost: cm.lost, dropped: cm.dropped, readerCpuNsPerEvent: cm.readerCpuNsPerEvent, ...(cm.latencyUs ? { latencyUs: cm.latencyUs } : {}) },
+    bpfpipe: { eventsPerSec: bm.eventsPerSec, lost: bm.lost, dropped: bm.dropped, readerCpuNsPerEvent: bm.readerCpuNsPerEvent, ...(bm.latencyUs ? { latencyUs: bm.latencyUs } : {}) },
     ratio: {
       eventsPerSec: Math.round((bm.eventsPerSec / cm.eventsPerSec) * 1000) / 1000,
       readerCpu: cm.readerCpuNsPerEvent ? Math.round((bm.readerCpuNsPerEvent / cm.readerCpuNsPerEvent) * 100) / 100 : null,
     },
-    lostRuns: { libbpf: cs.filter((r) => r.lost > 0).length, bpfpipe: bs.filter((r) => r.lost > 0).length, of: repeat },
+    // runs that lost events: by the reader's count or, for readers that cannot see them, the program's
+    lostRuns: { libbpf: cs.filter(lossy).length, bpfpipe: bs.filter(lossy).length, of: repeat },
+    // runs whose received + lost is not what the program output (only when there are any)
+    ...(cs.some((r) => r.unaccounted) || bs.some((r) => r.unaccounted) ? { unaccountedRuns: { libbpf: cs.filter((r) => r.unaccounted).length, bpfpipe: bs.filter((r) => r.unaccounted).length } } : {}),
   });
 }
 

@@ -156,9 +156,15 @@ int main(int argc, char **argv)
 	double cpu0 = 0;
 	while (!stop) {
 		if (reset) {
-			/* End of the warm-up: count from here. */
+			/* End of the warm-up: count from here. The warm-up's last events may still wait in the
+			 * rings (under the watermark, or since the last 1 ms consume): read them first, so that
+			 * they are not counted as the measured run's. */
 			struct rusage r0;
 			reset = 0;
+			if (pb)
+				perf_buffer__consume(pb);
+			if (rb)
+				ring_buffer__consume(rb);
 			received = lost = bytes = 0;
 			nlat = 0;
 			t0 = now();

@@ -163,6 +163,8 @@ console.log(JSON.stringify({
         gc: gcs.filter(([t, d]) => t + d >= ms - 50 && t <= ms).map(([t, d, k]) => [+(ms - t).toFixed(2), +d.toFixed(2), k]),
       })),
       batches: gaps.length,
+      // the first batches of the measured window (after the idle since the warm-up): [gap ms, bytes, lost]
+      head: gaps.slice(0, 8).map((g) => [+g[0].toFixed(2), g[1], g[2]]),
       maxMs: Math.max(...gaps.map((g) => g[0])),
       p50Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.5)]?.[0],
       p90Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.9)]?.[0],
