@@ -5,7 +5,9 @@
  */
 import { LostLedger } from './lost-ledger.js';
 import type { DropsSource } from './reader-parts.js';
-import type { Lost } from './types.js';
+import type { Lost, ReaderStats } from './types.js';
+import type { BatchBuilder } from './batch-builder.js';
+import { diag } from '../diagnostics.js';
 
 export class LossReport {
   private readonly ledger = new LostLedger();
@@ -44,5 +46,35 @@ export class LossReport {
       out.push(this.cpuOf ? { cpu: this.cpuOf(key), slot: key, lost: more } : { cpu: 0, lost: more });
     }
     return n;
+  }
+}
+
+/** Where the perf parsers put each PERF_RECORD_LOST. */
+export interface LostSink {
+  add(count: number): void;
+}
+
+/**
+ * A reader's PERF_RECORD_LOSTs: the notice for the ring being parsed (`slot`, `cpu`: set before each
+ * ring), counted and queued in the batch. An object of one class for every reader rather than a closure
+ * per reader: V8's feedback at the parsers' call (primed by prime.ts) then holds for all of them.
+ */
+export class RingLosses implements LostSink {
+  slot = 0;
+  cpu = 0;
+
+  constructor(
+    private readonly report: LossReport,
+    private readonly stats: ReaderStats,
+    private readonly builder: BatchBuilder,
+    private readonly publish: (l: Lost) => void,
+  ) {}
+
+  add(count: number): void {
+    const l = this.report.fromRecord(this.slot, this.cpu, count);
+    if (l === undefined) return;
+    this.stats.lost += l.lost;
+    this.builder.lost.push(l);
+    if (diag.readerLost.active) this.publish(l);
   }
 }

@@ -112,7 +112,7 @@ test('corrupt records end in a typed error, never a loop', () => {
   const full = new FakePerfRing(64, 2 ** 32);
   for (let k = 0; k < 4; k++) full.sample([k, k, k, k]); // 4 records of 16 bytes: the whole ring
   const u32 = new Uint32Array(full.ring.buffer);
-  const parse = (tail: number, head: number) => parsePerfInRing(full.ring, u32, tail, head, false, new BatchBuilder(undefined, true), 0, 0, 0, () => {});
+  const parse = (tail: number, head: number) => parsePerfInRing(full.ring, u32, tail, head, false, new BatchBuilder(undefined, true), 0, 0, 0, { add: () => {} });
   assert.equal(parse(2 ** 32, 2 ** 32 + 64), 2 ** 32 + 64);
   assert.throws(() => parse(2 ** 32, 2 ** 32 + 128), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
   assert.throws(() => parse(2 ** 32 + 16, 2 ** 32), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
@@ -148,10 +148,10 @@ test('in place, a limit stops at the end of the record that reaches it (a stradd
     const b = new BatchBuilder(undefined, true);
     b.segment(new Uint8Array(size), 1, 1, false); // (the ring's segment is not segment 0)
     const seg = b.segment(r.ring, 0, 0, true);
-    const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, (n) => lost.push(n), 60);
+    const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, { add: (n: number) => void lost.push(n) }, 60);
     assert.equal(end, start + 56 + 56, `start ${start}: stops after the record that reaches 60 bytes`);
     assert.equal(b.n, 2);
-    const rest = parsePerfInRing(r.ring, u32, end, mid, false, b, seg, 0, 0, (n) => lost.push(n), 60);
+    const rest = parsePerfInRing(r.ring, u32, end, mid, false, b, seg, 0, 0, { add: (n: number) => void lost.push(n) }, 60);
     assert.equal(rest, mid, `start ${start}: the loss notice and the third sample`);
     assert.deepEqual(lost, [3]);
     const batch = b.take();

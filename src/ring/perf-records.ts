@@ -7,6 +7,7 @@
 import { spanToParse } from './ring-position.js';
 import { BadInputError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
+import type { LostSink } from './loss-report.js';
 
 export const PERF_RECORD_LOST = 2;
 export const PERF_RECORD_SAMPLE = 9;
@@ -96,14 +97,14 @@ export function allocUnsafe(len: number): Uint8Array {
 
 /**
  * The fast path: parse the records of `buf` (a linearized copy; 4-byte aligned) straight into the
- * columns of a batch. Loss records go to `onLost`. Same checks as parsePerfRecords.
+ * columns of a batch. Loss records go to `lost.add`. Same checks as parsePerfRecords.
  */
 export function parsePerfInto(
   buf: Uint8Array,
   timestamps: boolean,
   b: BatchBuilder,
   segment: number,
-  onLost: (count: number) => void,
+  lost: LostSink,
 ): void {
   if ((buf.byteOffset & 3) !== 0) {
     // Unaligned (never for our own copies): take the general path.
@@ -121,7 +122,7 @@ export function parsePerfInto(
         }
         b.bytes += data.byteLength;
       },
-      lost: onLost,
+      lost: (n) => lost.add(n),
     });
     return;
   }
@@ -163,7 +164,7 @@ export function parsePerfInto(
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
       if (size < 24) throw new BadInputError(`corrupt perf ring record at offset ${o} of the batch: lost record of ${size} bytes`);
-      onLost(u32[w + 4]! + u32[w + 5]! * 4294967296);
+      lost.add(u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
     o += size;
   }
@@ -189,7 +190,7 @@ export function parsePerfInRing(
   ringSeg: number,
   cpu: number,
   slot: number,
-  onLost: (count: number) => void,
+  lost: LostSink,
   limit = Infinity,
 ): number {
   const size = ring.byteLength;
@@ -225,7 +226,7 @@ export function parsePerfInRing(
       bytes = 0;
       const p = tail + taken;
       const copy = linearize(ring, p, p + recSize);
-      parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), onLost);
+      parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), lost);
       n = from = b.n;
       ({ off, len, tsLo, tsHi } = b);
     } else if (type === PERF_RECORD_SAMPLE) {
@@ -246,7 +247,7 @@ export function parsePerfInRing(
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
       if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: lost record of ${recSize} bytes`);
-      onLost(u32[w + 4]! + u32[w + 5]! * 4294967296);
+      lost.add(u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
     taken += recSize;
     o = (o + recSize) & mask;

@@ -7,6 +7,7 @@ import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
+import type { LostSink } from './loss-report.js';
 import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -99,7 +100,7 @@ export class PerfRing {
    * pending() tells what is left); without, they are copied out and data_tail moves at once. Returns
    * the number of bytes taken.
    */
-  readInto(b: BatchBuilder, onLost: (count: number) => void, lease: boolean, limit = Infinity): number {
+  readInto(b: BatchBuilder, lost: LostSink, lease: boolean, limit = Infinity): number {
     if (this.closed) return 0;
     const c = this.cursor;
     c.checkFree();
@@ -109,13 +110,13 @@ export class PerfRing {
     if (n <= 0) return 0;
     if (lease) {
       const seg = b.segment(this.data, this.cpu, this.slot, true);
-      const end = parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, onLost, limit);
+      const end = parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, lost, limit);
       c.lease(seg, end);
       return end - tail;
     }
     const copy = linearize(this.data, tail, head);
     c.moveTo(head);
-    parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), onLost);
+    parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), lost);
     return n;
   }
 

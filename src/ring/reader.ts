@@ -7,7 +7,8 @@ import { ClosedError, UsageError } from '../errors.js';
 import type { PerfRing } from './perf-ring.js';
 import type { RingbufRing } from './ringbuf-ring.js';
 import type { Lost, RingEvent, ReaderStats } from './types.js';
-import { LossReport } from './loss-report.js';
+import { LossReport, RingLosses } from './loss-report.js';
+import { primeRingPaths } from './prime.js';
 import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
 import { BatchBuilder, batchOf } from './batch-builder.js';
@@ -31,6 +32,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private poll: PollTimer | undefined;
   private registration: PollRegistration | undefined;
   private readonly losses: LossReport;
+  /** PERF_RECORD_LOSTs as the parsers find them. */
+  private readonly ringLosses: RingLosses;
   private readonly merge: OrderedMerge | undefined;
   private readonly builder: BatchBuilder;
   /** Batches drained but not yet handed out (after close, or from read() callers mixing APIs). */
@@ -64,6 +67,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
     this.copyBatches = parts.copyBatches ?? false;
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
+    this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));
+    primeRingPaths();
     const k = kernel();
     this.epfd = k.epollCreate();
     try {
@@ -126,7 +131,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.builder.releaseLease();
     lease = lease && !this.merge;
     const b = this.builder;
-    const onLost = this.onLost;
+    const sink = this.ringLosses;
     const read: (PerfRing | RingbufRing)[] = [];
     // A leased batch holds its rings' space until released: at most half a ring at a time (a default
     // watermark's wake-up is one batch), so a backlog's space comes back a part at a time; a ring that
@@ -136,9 +141,10 @@ export class EventReader implements AsyncIterable<RingEvent> {
       if (n >= limit) this.due = true;
     };
     for (const ring of this.perfRings) {
-      this.currentRing = ring;
+      sink.slot = ring.slot;
+      sink.cpu = ring.cpu;
       const limit = lease ? ring.size >>> 1 : Infinity;
-      took(ring, ring.readInto(b, onLost, lease, limit), limit);
+      took(ring, ring.readInto(b, sink, lease, limit), limit);
     }
     const rb = this.parts.ringbuf;
     const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
@@ -185,17 +191,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
     diag.readerLost.publish({ reader: this, kind: this.kind, where: 'kernel', cpu: l.cpu, slot: l.slot, lost: l.lost, source });
   }
 
-  private currentRing: PerfRing | undefined;
-
-  private readonly onLost = (count: number): void => {
-    const ring = this.currentRing!;
-    const l = this.losses.fromRecord(ring.slot, ring.cpu, count);
-    if (l) {
-      this.stats.lost += l.lost;
-      this.builder.lost.push(l);
-      if (diag.readerLost.active) this.publishLost(l, 'ring');
-    }
-  };
 
   private checkCpus(): void {
     const open = this.parts.openCpu;
