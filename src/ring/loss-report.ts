@@ -49,20 +49,17 @@ export class LossReport {
   }
 }
 
-/** Where the perf parsers put each PERF_RECORD_LOST. */
+/** Where the perf parsers put each PERF_RECORD_LOST of the ring of `slot` on `cpu`. */
 export interface LostSink {
-  add(count: number): void;
+  add(slot: number, cpu: number, count: number): void;
 }
 
 /**
- * A reader's PERF_RECORD_LOSTs: the notice for the ring being parsed (`slot`, `cpu`: set before each
- * ring), counted and queued in the batch. An object of one class for every reader rather than a closure
- * per reader: V8's feedback at the parsers' call (primed by prime.ts) then holds for all of them.
+ * A reader's PERF_RECORD_LOSTs: each one's notice, if new, counted and queued in the batch. An object of
+ * one class for every reader rather than a closure per reader: V8's feedback at the parsers' call
+ * (primed by prime.ts) then holds for all of them.
  */
 export class RingLosses implements LostSink {
-  slot = 0;
-  cpu = 0;
-
   constructor(
     private readonly report: LossReport,
     private readonly stats: ReaderStats,
@@ -70,8 +67,8 @@ export class RingLosses implements LostSink {
     private readonly publish: (l: Lost) => void,
   ) {}
 
-  add(count: number): void {
-    const l = this.report.fromRecord(this.slot, this.cpu, count);
+  add(slot: number, cpu: number, count: number): void {
+    const l = this.report.fromRecord(slot, cpu, count);
     if (l === undefined) return;
     this.stats.lost += l.lost;
     this.builder.lost.push(l);

@@ -1,55 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linearize, parsePerfInRing, parsePerfRecords, perfSampleRecordSize, PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from './perf-records.js';
+import { linearize, parsePerfInRing, parsePerfRecords, perfSampleRecordSize } from './perf-records.js';
 import { BatchBuilder } from './batch-builder.js';
+import { PerfRingWriter } from './perf-ring-writer.js';
 import { BpfpipeError } from '../errors.js';
-
-/** Writes records into a ring the way the kernel does (independent of the parser). */
-class FakePerfRing {
-  readonly ring: Uint8Array;
-  head: number;
-
-  constructor(size: number, start: number) {
-    this.ring = new Uint8Array(size);
-    this.head = start;
-  }
-
-  private put(bytes: number[]): void {
-    for (const b of bytes) {
-      this.ring[this.head % this.ring.length] = b;
-      this.head++;
-    }
-  }
-
-  private u16(v: number): number[] {
-    return [v & 0xff, (v >> 8) & 0xff];
-  }
-
-  private u32(v: number): number[] {
-    return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-  }
-
-  private u64(v: bigint): number[] {
-    const out: number[] = [];
-    for (let i = 0n; i < 8n; i++) out.push(Number((v >> (8n * i)) & 0xffn));
-    return out;
-  }
-
-  sample(payload: number[], ts?: bigint): void {
-    const padded = Math.ceil((payload.length + 4) / 8) * 8 - 4;
-    const size = 8 + (ts === undefined ? 0 : 8) + 4 + padded;
-    this.put([...this.u32(PERF_RECORD_SAMPLE), ...this.u16(0), ...this.u16(size)]);
-    if (ts !== undefined) this.put(this.u64(ts));
-    this.put(this.u32(padded));
-    this.put([...payload, ...new Array(padded - payload.length).fill(0)]);
-  }
-
-  lost(n: number): void {
-    this.put([...this.u32(PERF_RECORD_LOST), ...this.u16(0), ...this.u16(24)]);
-    this.put(this.u64(7n));
-    this.put(this.u64(BigInt(n)));
-  }
-}
 
 function collect(buf: Uint8Array, ts: boolean) {
   const out: ({ ts: bigint | undefined; data: number[] } | { lost: number })[] = [];
@@ -65,7 +19,7 @@ test('records straddling the end of the ring are reassembled at every wrap offse
   const payload = Array.from({ length: 61 }, (_, i) => (i * 7 + 3) & 0xff);
   for (const ts of [false, true]) {
     for (let start = 0; start < size * 2; start += 8) {
-      const r = new FakePerfRing(size, start);
+      const r = new PerfRingWriter(size, start);
       r.sample(payload, ts ? 123456789n : undefined);
       r.lost(5);
       r.sample(payload.slice(0, 3), ts ? 42n : undefined);
@@ -84,14 +38,14 @@ test('sample record size matches the kernel rounding', () => {
   assert.equal(perfSampleRecordSize(64, false), 8 + 72); // 4 + 64 = 68 -> 72
   assert.equal(perfSampleRecordSize(60, false), 8 + 64);
   assert.equal(perfSampleRecordSize(64, true), 8 + 8 + 72);
-  const r = new FakePerfRing(1024, 0);
+  const r = new PerfRingWriter(1024, 0);
   r.sample(new Array(64).fill(1));
   assert.equal(r.head, perfSampleRecordSize(64, false));
 });
 
 test('a full ring (head - tail == size) is read whole', () => {
   const size = 128;
-  const r = new FakePerfRing(size, 40);
+  const r = new PerfRingWriter(size, 40);
   // 4 records of 32 bytes (8 header + 4 size + 20 payload) fill 128 bytes exactly.
   for (let i = 0; i < 4; i++) r.sample(new Array(20).fill(i));
   assert.equal(r.head - 40, size);
@@ -103,13 +57,13 @@ test('a full ring (head - tail == size) is read whole', () => {
 test('corrupt records end in a typed error, never a loop', () => {
   const zero = new Uint8Array(64); // size 0 records
   assert.throws(() => parsePerfRecords(zero, false, { sample() {}, lost() {} }), (e) => e instanceof BpfpipeError && e.code === 'EBPF_BAD_INPUT');
-  const r = new FakePerfRing(64, 0);
+  const r = new PerfRingWriter(64, 0);
   r.sample([1, 2, 3, 4]);
   const cut = linearize(r.ring, 0, r.head).subarray(0, 12);
   assert.throws(() => parsePerfRecords(cut, false, { sample() {}, lost() {} }), BpfpipeError);
   assert.throws(() => linearize(new Uint8Array(64), 0, 65), BpfpipeError);
   // in place: a head more than a ring ahead of the tail (it would read the same records twice), or behind it
-  const full = new FakePerfRing(64, 2 ** 32);
+  const full = new PerfRingWriter(64, 2 ** 32);
   for (let k = 0; k < 4; k++) full.sample([k, k, k, k]); // 4 records of 16 bytes: the whole ring
   const u32 = new Uint32Array(full.ring.buffer);
   const parse = (tail: number, head: number) => parsePerfInRing(full.ring, u32, tail, head, false, new BatchBuilder(undefined, true), 0, 0, 0, { add: () => {} });
@@ -135,7 +89,7 @@ test('in place, a limit stops at the end of the record that reaches it (a stradd
   const size = 256;
   for (const base of BASES) for (let at = 0; at < size; at += 8) {
     const start = base + at;
-    const r = new FakePerfRing(size, start);
+    const r = new PerfRingWriter(size, start);
     // 6 samples of 40 bytes (record 56) and a loss notice: 360 bytes, over a ring of 256 in two reads
     const payloads = Array.from({ length: 6 }, (_, k) => new Array(40).fill(k + 1));
     r.sample(payloads[0]!);
@@ -148,10 +102,10 @@ test('in place, a limit stops at the end of the record that reaches it (a stradd
     const b = new BatchBuilder(undefined, true);
     b.segment(new Uint8Array(size), 1, 1, false); // (the ring's segment is not segment 0)
     const seg = b.segment(r.ring, 0, 0, true);
-    const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, { add: (n: number) => void lost.push(n) }, 60);
+    const end = parsePerfInRing(r.ring, u32, start, mid, false, b, seg, 0, 0, { add: (_slot: number, _cpu: number, n: number) => void lost.push(n) }, 60);
     assert.equal(end, start + 56 + 56, `start ${start}: stops after the record that reaches 60 bytes`);
     assert.equal(b.n, 2);
-    const rest = parsePerfInRing(r.ring, u32, end, mid, false, b, seg, 0, 0, { add: (n: number) => void lost.push(n) }, 60);
+    const rest = parsePerfInRing(r.ring, u32, end, mid, false, b, seg, 0, 0, { add: (_slot: number, _cpu: number, n: number) => void lost.push(n) }, 60);
     assert.equal(rest, mid, `start ${start}: the loss notice and the third sample`);
     assert.deepEqual(lost, [3]);
     const batch = b.take();

@@ -104,6 +104,8 @@ export function parsePerfInto(
   timestamps: boolean,
   b: BatchBuilder,
   segment: number,
+  cpu: number,
+  slot: number,
   lost: LostSink,
 ): void {
   if ((buf.byteOffset & 3) !== 0) {
@@ -122,7 +124,7 @@ export function parsePerfInto(
         }
         b.bytes += data.byteLength;
       },
-      lost: (n) => lost.add(n),
+      lost: (n) => lost.add(slot, cpu, n),
     });
     return;
   }
@@ -164,7 +166,7 @@ export function parsePerfInto(
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
       if (size < 24) throw new BadInputError(`corrupt perf ring record at offset ${o} of the batch: lost record of ${size} bytes`);
-      lost.add(u32[w + 4]! + u32[w + 5]! * 4294967296);
+      lost.add(slot, cpu, u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
     o += size;
   }
@@ -226,7 +228,7 @@ export function parsePerfInRing(
       bytes = 0;
       const p = tail + taken;
       const copy = linearize(ring, p, p + recSize);
-      parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), lost);
+      parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), cpu, slot, lost);
       n = from = b.n;
       ({ off, len, tsLo, tsHi } = b);
     } else if (type === PERF_RECORD_SAMPLE) {
@@ -247,7 +249,7 @@ export function parsePerfInRing(
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
       if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: lost record of ${recSize} bytes`);
-      lost.add(u32[w + 4]! + u32[w + 5]! * 4294967296);
+      lost.add(slot, cpu, u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
     taken += recSize;
     o = (o + recSize) & mask;

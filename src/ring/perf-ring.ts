@@ -116,7 +116,7 @@ export class PerfRing {
     }
     const copy = linearize(this.data, tail, head);
     c.moveTo(head);
-    parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), lost);
+    parsePerfInto(copy, this.timestamps, b, b.segment(copy, this.cpu, this.slot, false), this.cpu, this.slot, lost);
     return n;
   }
 

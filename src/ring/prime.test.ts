@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 // is thrown away (the control); primed, it stays optimised.
 const child = `
 const dir = ${JSON.stringify(new URL('.', import.meta.url).href)};
-const { parsePerfInRing, PERF_RECORD_SAMPLE: S, PERF_RECORD_LOST: L } = await import(dir + 'perf-records.ts');
-const { primeRingPaths, syntheticPerfRing } = await import(dir + 'prime.ts');
+const { parsePerfInRing } = await import(dir + 'perf-records.ts');
+const { PerfRingWriter } = await import(dir + 'perf-ring-writer.ts');
+const { primeRingPaths } = await import(dir + 'prime.ts');
 const { BatchBuilder } = await import(dir + 'batch-builder.ts');
 const { LossReport, RingLosses } = await import(dir + 'loss-report.ts');
 if (process.argv.includes('prime')) primeRingPaths();
@@ -18,18 +19,19 @@ const optimizeNext = new Function('f', '%OptimizeFunctionOnNextCall(f)');
 const stats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
 const b = new BatchBuilder(undefined, true);
 const sink = new RingLosses(new LossReport(undefined, undefined), stats, b, () => undefined);
-const parse = (types) => {
-  const { ring, head } = syntheticPerfRing(4096, 0, types);
-  parsePerfInRing(ring, new Uint32Array(ring.buffer), 0, head, false, b, b.segment(ring, 0, 0, true), 0, 0, sink);
+// records: 's' a sample, 'l' a lost record (PerfRingWriter.write)
+const parse = (records) => {
+  const w = new PerfRingWriter(4096, 0).write(records);
+  parsePerfInRing(w.ring, new Uint32Array(w.ring.buffer), 0, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink);
   return b.take();
 };
-const samples = new Array(100).fill(S);
+const samples = 's'.repeat(100);
 prepare(parsePerfInRing);
 for (let i = 0; i < 10; i++) parse(samples);
 optimizeNext(parsePerfInRing);
 parse(samples);
 const before = optimized(parsePerfInRing);
-const batch = parse([S, L, S]);
+const batch = parse('sls');
 console.log(JSON.stringify({ before, after: optimized(parsePerfInRing), lost: batch.lostCount, statsLost: stats.lost }));
 `;
 

@@ -131,7 +131,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.builder.releaseLease();
     lease = lease && !this.merge;
     const b = this.builder;
-    const sink = this.ringLosses;
     const read: (PerfRing | RingbufRing)[] = [];
     // A leased batch holds its rings' space until released: at most half a ring at a time (a default
     // watermark's wake-up is one batch), so a backlog's space comes back a part at a time; a ring that
@@ -141,10 +140,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
       if (n >= limit) this.due = true;
     };
     for (const ring of this.perfRings) {
-      sink.slot = ring.slot;
-      sink.cpu = ring.cpu;
       const limit = lease ? ring.size >>> 1 : Infinity;
-      took(ring, ring.readInto(b, sink, lease, limit), limit);
+      took(ring, ring.readInto(b, this.ringLosses, lease, limit), limit);
     }
     const rb = this.parts.ringbuf;
     const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
@@ -190,7 +187,6 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private publishLost(l: Lost, source: 'ring' | 'counter'): void {
     diag.readerLost.publish({ reader: this, kind: this.kind, where: 'kernel', cpu: l.cpu, slot: l.slot, lost: l.lost, source });
   }
-
 
   private checkCpus(): void {
     const open = this.parts.openCpu;
