@@ -78,9 +78,7 @@ const perfOutputP: PairHelperFn = (env, a1l, a1h, a2l, a2h, a3l, a3h, a4l, a4h, 
   if (m === undefined) return small(env, -E.EINVAL);
   const flagsHi = a3h >>> 0;
   if ((flagsHi & ~CTXLEN_MASK) !== 0) return small(env, -E.EINVAL);
-  const size = a5l >>> 0;
-  const meta = env.mem.bytesP(a4h, a4l, size, pc);
-  return small(env, perfTail(env, m, a3l >>> 0, flagsHi, size, meta, flagsHi > 0 ? env.mem.regionP(a1h) : undefined));
+  return small(env, perfTail(env, m, a3l >>> 0, flagsHi, a5l >>> 0, a4h, a4l, a1h, pc));
 };
 
 const skbLoadBytesP: PairHelperFn = (env, _a1l, a1h, a2l, _a2h, a3l, a3h, a4l, _a4h, _a5l, _a5h, pc) => {

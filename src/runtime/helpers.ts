@@ -56,9 +56,10 @@ export function perfOutput(env: RunEnv, r1: bigint, r2: bigint, r3: bigint, r4: 
   const flagsLo = lo32(r3);
   const flagsHi = hi32;
   if ((flagsHi & ~CTXLEN_MASK) !== 0) return EINVAL;
-  const size = Number(r5);
-  const meta = env.mem.bytes(r4, size, pc);
-  return neg(-perfTail(env, m, flagsLo, flagsHi, size, meta, flagsHi > 0 ? env.mem.region(r1) : undefined));
+  const metaL = lo32(r4);
+  const metaH = hi32;
+  lo32(r1);
+  return neg(-perfTail(env, m, flagsLo, flagsHi, Number(r5), metaH, metaL, hi32, pc));
 }
 
 /**
@@ -77,11 +78,18 @@ export function packetPrefix(bytes: Uint8Array, len: number): Uint8Array {
   return (prefixes[i] = bytes.subarray(0, len));
 }
 
-/** The rest of bpf_perf_event_output once the arguments are read: 0 or a negative errno. */
-export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, meta: Uint8Array, ctx: Region | undefined): number {
+/**
+ * The rest of bpf_perf_event_output once the map and flags are checked: 0 or a negative errno. The
+ * event (`size` bytes at metaH:metaL) is reached only once the output is certain to reach a ring: an
+ * output that fails before (a slot no reader has open, the common case with nobody reading) reads
+ * nothing, as in the kernel, whose verifier checked the pointer at load time; from there on a bad
+ * pointer faults, full ring or not. `ctxH`: the high half of r1 (the context, for appended packet bytes).
+ */
+export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skbBytes: number, size: number, metaH: number, metaL: number, ctxH: number, pc: number): number {
   const pkt = env.packet;
   if (skbBytes > 0) {
-    if (!ctx || ctx !== env.ctx || !pkt) return -E.EINVAL;
+    const ctx = env.mem.regionP(ctxH);
+    if (ctx === undefined || ctx !== env.ctx || pkt === undefined) return -E.EINVAL;
     if (skbBytes > pkt.size) return -E.EFAULT;
   }
   const slot = flagsLo === BPF_F_CURRENT_CPU ? env.cpu : flagsLo;
@@ -91,6 +99,7 @@ export function perfTail(env: RunEnv, m: PerfEventArrayMap, flagsLo: number, skb
   if (ring === undefined) return -E.ENOENT;
   // A slot's perf event lives on one CPU: slot k*ncpu + c is read on CPU c (channels).
   if (slot % m.ncpus !== env.cpu) return -E.EOPNOTSUPP;
+  const meta = env.mem.bytesP(metaH, metaL, size, pc);
   // The raw sample is padded so that its u32 size plus the data is a multiple of 8.
   const raw = size + skbBytes;
   const padded = Math.ceil((raw + 4) / 8) * 8 - 4;

@@ -15,6 +15,7 @@ import { RuntimeFault } from '../errors.js';
 import { compile } from './compiler.js';
 import type { Kind } from './codegen-kinds.js';
 import type { Linked } from './interpreter.js';
+import { buildElf, I, insns, SHF, STB, STT } from '../elf/test-support/elf-builder.js';
 
 const corpus = packetCorpus();
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');
@@ -181,3 +182,37 @@ test('reader batches are leased: the next batch writes into the same slabs, the 
   await r.close();
   await it.return(undefined);
 });
+
+/**
+ * A classifier that outputs 8 bytes at address 0x1234 (no region) to perf event array 'ev' on the
+ * current CPU, and returns the helper's result (iproute2 legacy maps, hand-built ELF).
+ */
+function badPointerOutput(): Uint8Array {
+  const ev = new Uint8Array(20);
+  new Uint32Array(ev.buffer).set([MapType.PERF_EVENT_ARRAY, 4, 4, 2, 0]);
+  const code = insns(
+    ...I.ldImm64(2, 0), // r2 = &ev (relocated)
+    [0xb4, 3, 0, 0, -1], // w3 = BPF_F_CURRENT_CPU
+    [0xb7, 4, 0, 0, 0x1234], // r4 = a scalar, not a pointer
+    [0xb7, 5, 0, 0, 8],
+    I.call(25), // bpf_perf_event_output(r1 = ctx, ...)
+    I.exit(),
+  );
+  return buildElf({
+    sections: [{ name: 'classifier', flags: SHF.ALLOC | SHF.EXECINSTR, data: code }, { name: 'maps', flags: SHF.ALLOC | SHF.WRITE, data: ev }, { name: 'license', flags: SHF.ALLOC | SHF.WRITE, data: new TextEncoder().encode('GPL\0') }],
+    symbols: [{ name: 'cls', section: 'classifier', value: 0, size: code.length, type: STT.FUNC, bind: STB.GLOBAL }, { name: 'ev', section: 'maps', value: 0, size: 20 }],
+    relocations: [{ target: 'classifier', offset: 0, symbol: 'ev', type: 1 /* R_BPF_64_64 */ }],
+  });
+}
+
+for (const mode of ['compiled', 'interpreter'] as const) {
+  test(`${mode}: a perf output to a slot nobody reads fails with ENOENT before the event is read (as in the kernel); with a reader, a bad event pointer faults`, async () => {
+    const rt = Runtime.load(badPointerOutput(), { mode });
+    // warm (the compiled path's inline forms), then the same again
+    for (let i = 0; i < 20; i++) assert.equal(rt.program('cls').run(corpus[0]!.data).retval, -2, 'ENOENT');
+    const r = rt.openEvents('ev');
+    assert.throws(() => rt.program('cls').run(corpus[0]!.data), (e: unknown) => e instanceof RuntimeFault && e.insn === 5 && /instruction 5/.test(e.message));
+    await r.close();
+    assert.equal(rt.program('cls').run(corpus[0]!.data).retval, -2, 'ENOENT again once the reader is gone');
+  });
+}
