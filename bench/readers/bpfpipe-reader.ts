@@ -4,7 +4,7 @@
  *   node bench/bin/bpfpipe-reader.mjs MODE MAP_PIN [PAGES] [BTF_OBJ]   (compiled from this file by buildBaselines)
  * MODE: batches (the fast path), decoded (for await over decoded objects), latency (batches + ts).
  * BENCH_FLUSH_MS sets flushMs (the timer that drains the rings), BENCH_WAKEUP wakeupBytes, BENCH_WAKEUP_EVENTS
- * wakeupEvents (1: a wake-up per sample, as libbpf's default reader); BENCH_IDLE_OTHERS=1 calls
+ * wakeupEvents (1: a wake-up per sample, as libbpf's default reader), BENCH_ADAPTIVE=0 adaptiveWakeups: false; BENCH_IDLE_OTHERS=1 calls
  * idleOtherThreads(), =realtime idleOtherThreads({ realtime: true }), =nice puts the other threads at
  * nice 19 instead.
  */
@@ -22,6 +22,8 @@ const reader = await openEvents(map, {
   // BENCH_WAKEUP: wakeupBytes (e.g. '50%'), to tell the cost per drain from the cost per event
   ...(process.env.BENCH_WAKEUP ? { wakeupBytes: process.env.BENCH_WAKEUP as `${number}%` } : {}),
   ...(process.env.BENCH_WAKEUP_EVENTS ? { wakeupEvents: Number(process.env.BENCH_WAKEUP_EVENTS) } : {}),
+  // BENCH_ADAPTIVE=0: no per-sample wake-ups for slow perf traffic (polled every millisecond instead)
+  ...(process.env.BENCH_ADAPTIVE === '0' ? { adaptiveWakeups: false } : {}),
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
 });
 map.close();
@@ -34,20 +36,25 @@ let batchCount = 0;
 const lat: number[] = [];
 let cpu0 = process.cpuUsage();
 let ru0 = process.resourceUsage();
-// CPU time (ns, /proc/self/task/*/schedstat) of the JS thread and of the process's other threads (V8's helpers)
-const threadNs = (): { main: number; others: number } => {
+// CPU time (ns, /proc/self/task/*/schedstat) of the JS thread and of the process's other threads (V8's
+// helpers), and of each of those by thread id
+const threadNs = (): { main: number; others: number; byTid: Record<string, number> } => {
   let main = 0;
   let others = 0;
+  const byTid: Record<string, number> = {};
   for (const tid of fs.readdirSync('/proc/self/task')) {
     try {
       const ns = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
       if (Number(tid) === process.pid) main += ns;
-      else others += ns;
+      else {
+        others += ns;
+        byTid[tid] = ns;
+      }
     } catch {
       /* the thread ended */
     }
   }
-  return { main, others };
+  return { main, others, byTid };
 };
 let threads0 = threadNs();
 // read and write syscalls of the process (/proc/self/io): a foreground task loop of V8's shows as writes
@@ -147,7 +154,11 @@ console.log(JSON.stringify({
   // where the CPU went (kernel time includes page faults and wake-ups) and the page faults while measuring
   sysSeconds: c.system / 1e6,
   // of which the JS thread and the other threads, in seconds
-  threadSeconds: { main: (threads1.main - threads0.main) / 1e9, others: (threads1.others - threads0.others) / 1e9 },
+  threadSeconds: {
+    main: (threads1.main - threads0.main) / 1e9,
+    others: (threads1.others - threads0.others) / 1e9,
+    byTid: Object.fromEntries(Object.entries(threads1.byTid).map(([k, v]) => [k, +((v - (threads0.byTid[k] ?? 0)) / 1e9).toFixed(4)]).filter(([, v]) => (v as number) > 0)),
+  },
   faults: { major: ru.majorPageFault - ru0.majorPageFault, minor: ru.minorPageFault - ru0.minorPageFault },
   syscalls: { read: io1.syscr - io0.syscr, write: io1.syscw - io0.syscw },
   switches: { voluntary: ru.voluntaryContextSwitches - ru0.voluntaryContextSwitches, involuntary: ru.involuntaryContextSwitches - ru0.involuntaryContextSwitches },

@@ -32,6 +32,14 @@ export interface OpenEventsOptions {
   /** Wake the reader after this many samples per ring instead (1: every sample; lowest latency, highest cost). */
   wakeupEvents?: number;
   /**
+   * Perf rings with a byte watermark: while traffic is slow (below about 1 k samples/s in all), the
+   * kernel wakes the reader at every sample instead of the reader polling every millisecond — a
+   * second perf event per CPU, writing into the same ring, fills the slot (default true). Latency of
+   * slow traffic drops from up to a poll interval to one wake-up, for fewer wake-ups; above about
+   * 2 k samples/s the watermark fds go back into the slots (wake-ups per quarter ring, polls below it).
+   */
+  adaptiveWakeups?: boolean;
+  /**
    * Upper bound of delivery latency (default 10 ms): traffic that fills the watermark within it is
    * read at each wake-up. Traffic too slow for that (and ring buffer producers that send no wake-ups)
    * is polled every tenth of flushMs instead, at least every millisecond (every millisecond at the
@@ -250,17 +258,26 @@ function openPerf(
   const value = new Uint8Array(4);
   const kv = new DataView(key.buffer);
   const vv = new DataView(value.buffer);
+  // per-sample wake-ups while traffic is slow (wakeup-mode.ts): the slots start with the eager fds
+  const adaptive = wb !== undefined && o.adaptiveWakeups !== false;
+  let eager = adaptive;
+  /** Every ring put into a slot, also those of CPUs that came online later. */
+  const filled: PerfRing[] = [];
+  const fill = (ring: PerfRing) => {
+    kv.setUint32(0, ring.slot, true);
+    vv.setUint32(0, eager ? (ring.eagerFd ?? ring.fd) : ring.fd, true);
+    own.update(key, value);
+  };
   const attach = (slot: number): PerfRing | undefined => {
     const cpu = slot % ncpu;
     if (!online.has(cpu)) return undefined;
-    const ring = new PerfRing({ cpu, slot, pages, wakeupBytes: wb, wakeupEvents: o.wakeupEvents, timestamps });
+    const ring = new PerfRing({ cpu, slot, pages, wakeupBytes: wb, wakeupEvents: o.wakeupEvents, timestamps, eager: adaptive });
     try {
       // enabled before it fills the slot: an output to the slot of a disabled event fails
       // (EOPNOTSUPP), and the reader, which baselines the drop counters after this, would count it
       ring.enable();
-      kv.setUint32(0, slot, true);
-      vv.setUint32(0, ring.fd, true);
-      own.update(key, value);
+      fill(ring);
+      filled.push(ring);
     } catch (err) {
       ring.close();
       throw err;
@@ -277,6 +294,12 @@ function openPerf(
     if (r) rings.push(r);
   }
   if (rings.length === 0) throw new NotSupportedError(`none of the CPUs of slots ${slots.join(',')} is online`);
+  // a ring the kernel gave no eager twin (perf-ring.ts): none of them wakes per sample, all are polled
+  const twins = adaptive && rings.every((r) => r.eagerFd !== undefined);
+  if (adaptive && !twins) {
+    eager = false;
+    for (const r of filled) fill(r);
+  }
   const drops: DropsSource | undefined = dropsMap && perfDrops(dropsMap, slots, ncpu);
   return new EventReader({
     kind: 'perf',
@@ -300,6 +323,13 @@ function openPerf(
     signal: o.signal,
     copyBatches: o.copy,
     watermarkBytes: wb,
+    setEager: twins
+      ? (on) => {
+          eager = on;
+          if (own.closed) return;
+          for (const r of filled) if (r.eagerFd !== undefined) fill(r);
+        }
+      : undefined,
   });
 }
 

@@ -10,6 +10,8 @@ export const CLOCK_MONOTONIC = 1;
 
 export const PERF_EVENT_IOC_ENABLE = 0x2400;
 export const PERF_EVENT_IOC_DISABLE = 0x2401;
+/** _IO('$', 5): the event's samples go into another event's ring (same CPU, same clock). */
+export const PERF_EVENT_IOC_SET_OUTPUT = 0x2405;
 
 /** perf_event_attr flag bits (the bitfield after read_format). */
 const BIT_DISABLED = 0n;

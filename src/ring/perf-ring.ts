@@ -1,11 +1,18 @@
 /**
  * One perf BPF-output ring: perf_event_open(SW_BPF_OUTPUT) on a CPU, mmap(1 + 2^n pages), and
  * reading with acquire/release on data_head/data_tail. The fd goes into a perf event array slot.
+ *
+ * With a byte watermark, the ring can also have an eager twin: a second BPF-output event on the same
+ * CPU that wakes the reader at every sample (wakeup_events = 1) and writes into this ring
+ * (PERF_EVENT_IOC_SET_OUTPUT). The kernel applies a sample's wake-up rule by the event it is written
+ * through, so which of the two fds fills the slot chooses per-sample wake-ups (slow traffic, lowest
+ * latency) or watermark wake-ups (batches), with one ring, one order of records and nothing to drain
+ * when the reader switches.
  */
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
-import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE } from './perf-attr.js';
+import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_SET_OUTPUT } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
 import type { LostSink } from './loss-report.js';
 import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
@@ -22,12 +29,16 @@ export interface PerfRingOptions {
   wakeupBytes?: number;
   wakeupEvents?: number;
   timestamps: boolean;
+  /** Also open the eager twin (with wakeupBytes only; see above). */
+  eager?: boolean;
 }
 
 export class PerfRing {
   readonly cpu: number;
   readonly slot: number;
   readonly fd: number;
+  /** The eager twin's fd (samples through it wake the reader each), if it has one. */
+  readonly eagerFd: number | undefined;
   readonly timestamps: boolean;
   /** Bytes in the data area. */
   readonly size: number;
@@ -65,6 +76,7 @@ export class PerfRing {
       throw classify(err, 'mmap', `mapping ${o.pages} pages for the perf ring of CPU ${o.cpu}`);
     }
     this.fd = fd;
+    this.eagerFd = o.eager && o.wakeupBytes !== undefined ? openEager(fd, o) : undefined;
     this.cpu = o.cpu;
     this.slot = o.slot;
     this.timestamps = o.timestamps;
@@ -81,11 +93,15 @@ export class PerfRing {
   }
 
   enable(): void {
-    kernel().ioctl(this.fd, PERF_EVENT_IOC_ENABLE, 0, 'ioctl(PERF_EVENT_IOC_ENABLE)');
+    for (const fd of this.fds()) kernel().ioctl(fd, PERF_EVENT_IOC_ENABLE, 0, 'ioctl(PERF_EVENT_IOC_ENABLE)');
   }
 
   disable(): void {
-    kernel().ioctl(this.fd, PERF_EVENT_IOC_DISABLE, 0, 'ioctl(PERF_EVENT_IOC_DISABLE)');
+    for (const fd of this.fds()) kernel().ioctl(fd, PERF_EVENT_IOC_DISABLE, 0, 'ioctl(PERF_EVENT_IOC_DISABLE)');
+  }
+
+  private fds(): number[] {
+    return this.eagerFd === undefined ? [this.fd] : [this.fd, this.eagerFd];
   }
 
   /** Bytes written by the kernel and not read yet. */
@@ -126,6 +142,28 @@ export class PerfRing {
     this.cursor.close();
     const k = kernel();
     k.munmap(this.mapping);
+    if (this.eagerFd !== undefined) k.close(this.eagerFd);
     k.close(this.fd);
+  }
+}
+
+/**
+ * The eager twin of the ring `fd` (opened disabled, its samples redirected into the ring), or
+ * undefined where the kernel refuses it: the ring then works as before, polled when traffic is slow.
+ */
+function openEager(fd: number, o: PerfRingOptions): number | undefined {
+  const k = kernel();
+  let eager: number;
+  try {
+    eager = k.perfEventOpen(encodeBpfOutputAttr({ wakeupEvents: 1, timestamps: o.timestamps, disabled: true }), -1, o.cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  } catch {
+    return undefined;
+  }
+  try {
+    k.ioctl(eager, PERF_EVENT_IOC_SET_OUTPUT, fd, 'ioctl(PERF_EVENT_IOC_SET_OUTPUT)');
+    return eager;
+  } catch {
+    k.close(eager);
+    return undefined;
   }
 }

@@ -72,9 +72,13 @@ export class PollTimer {
     return true;
   }
 
-  /** The reader waits: poll at the current interval, if the timerfd keeps it. */
-  arm(): void {
-    this.set(this.interval < this.flushMs || this.interval < PRECISE_BELOW_MS ? this.interval : 0);
+  /**
+   * The reader waits: poll at the current interval, if the timerfd keeps it. `eager`: the kernel wakes
+   * the reader at every sample (wakeup-mode.ts), so slow traffic needs no polls either.
+   */
+  arm(eager = false): void {
+    const ms = eager ? this.flushMs : this.interval;
+    this.set(ms < this.flushMs || ms < PRECISE_BELOW_MS ? ms : 0);
   }
 
   /** Nobody waits: no polls. */

@@ -31,4 +31,9 @@ export interface ReaderParts {
    * (ring buffers; polled only after a timer found data).
    */
   watermarkBytes?: number;
+  /**
+   * Perf rings with eager twins (perf-ring.ts), whose slots hold the eager fds at the start: puts the
+   * eager (true) or the watermark (false) fds into the slots. Undefined: no per-sample wake-ups.
+   */
+  setEager?: (eager: boolean) => void;
 }

@@ -15,6 +15,7 @@ import { BatchBuilder, batchOf } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { ReaderPace } from './reader-pace.js';
+import { WakeupMode } from './wakeup-mode.js';
 import { eventIterator } from './event-iterator.js';
 import { diag, type ReaderDrainMessage } from '../diagnostics.js';
 
@@ -30,6 +31,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private readonly epfd: number;
   /** A timerfd in the rings' epoll set: precise 1 ms polls for traffic too slow for the watermark. */
   private poll: PollTimer | undefined;
+  /** Perf rings with eager twins: per-sample wake-ups while traffic is slow (wakeup-mode.ts). */
+  private readonly mode: WakeupMode | undefined;
   private registration: PollRegistration | undefined;
   private readonly losses: LossReport;
   /** PERF_RECORD_LOSTs as the parsers find them. */
@@ -68,6 +71,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.copyBatches = parts.copyBatches ?? false;
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));
+    // (the slots start with the eager fds: no traffic yet)
+    this.mode = parts.setEager ? new WakeupMode(Math.max(parts.flushMs, DROPS_MIN_MS), parts.setEager, performance.now(), true) : undefined;
     primeRingPaths();
     const k = kernel();
     this.epfd = k.epollCreate();
@@ -217,7 +222,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.registration?.arm();
       // The watchdog bounds the latency and keeps the process alive while we wait.
       this.watchdog ??= setInterval(this.onWatchdog, this.parts.flushMs);
-      this.poll?.arm();
+      this.poll?.arm(this.mode?.eager);
     });
   }
 
@@ -250,10 +255,14 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.poll?.stop();
   }
 
-  /** A perf ring holds a watermark's worth: its wake-up may be gone (perf_poll hands one out once, and
-   * libuv polls our epoll fd twice when it starts watching it: a wake-up from before is lost). */
+  /**
+   * A perf ring holds a watermark's worth: its wake-up may be gone (perf_poll hands one out once, and
+   * libuv polls our epoll fd twice when it starts watching it: a wake-up from before is lost). With
+   * per-sample wake-ups, any sample: one written through the watermark fd just before the switch
+   * woke nobody.
+   */
   private pastWatermark(): boolean {
-    const w = this.parts.watermarkBytes;
+    const w = this.mode?.eager ? 1 : this.parts.watermarkBytes;
     if (w === undefined) return false;
     for (const r of this.perfRings) if (r.pending() >= w) return true;
     return false;
@@ -286,7 +295,9 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.due = false;
       const cause = this.cause;
       const batch = this.drain(false, !this.copyBatches, cause);
-      // (the poll timer decides from the batch whether the traffic is too slow for the watermark)
+      // (the rate decides between per-sample and watermark wake-ups; then the poll timer decides from
+      // the batch whether the traffic is too slow for the watermark)
+      this.mode?.drained(batch?.length ?? 0, this.drainedAt);
       if (batch) {
         this.poll?.drained(batch, cause, this.drainedAt);
         return batch;

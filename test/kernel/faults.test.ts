@@ -20,10 +20,12 @@ after(async () => {
 
 const cases: { name: string; fault: Fault; code: string; message: RegExp }[] = [
   { name: 'EPERM from perf_event_open', fault: { at: 'perfEventOpen', errno: Errno.EPERM }, code: 'EBPF_PERM', message: /CAP_PERFMON/ },
-  { name: 'EACCES from perf_event_open on the last CPU', fault: { at: 'perfEventOpen', errno: Errno.EACCES, nth: possibleCpus().length }, code: 'EBPF_PERM', message: /CAP_PERFMON/ },
+  // (each ring opens its own event, then its eager twin: the last ring's own is call 2n - 1)
+  { name: 'EACCES from perf_event_open on the last CPU', fault: { at: 'perfEventOpen', errno: Errno.EACCES, nth: 2 * possibleCpus().length - 1 }, code: 'EBPF_PERM', message: /CAP_PERFMON/ },
   { name: 'ENOMEM from mmap', fault: { at: 'mmap', errno: Errno.ENOMEM }, code: 'EBPF_SYSCALL', message: /mmap failed: ENOMEM/ },
   { name: 'EPERM from mmap on the last ring', fault: { at: 'mmap', errno: Errno.EPERM, nth: possibleCpus().length }, code: 'EBPF_PERM', message: /RLIMIT_MEMLOCK|perf_event_mlock_kb/ },
-  { name: 'EINVAL from ENABLE', fault: { at: 'ioctl', errno: Errno.EINVAL }, code: 'EBPF_SYSCALL', message: /PERF_EVENT_IOC_ENABLE/ },
+  // (the first ioctl is the eager twin's PERF_EVENT_IOC_SET_OUTPUT)
+  { name: 'EINVAL from ENABLE', fault: { at: 'ioctl', errno: Errno.EINVAL, nth: 2 }, code: 'EBPF_SYSCALL', message: /PERF_EVENT_IOC_ENABLE/ },
   { name: 'ENOSPC putting the ring into the map', fault: { at: 'bpf', cmd: 2 /* MAP_UPDATE_ELEM */, errno: Errno.ENOSPC }, code: 'EBPF_SYSCALL', message: /MAP_UPDATE_ELEM/ },
 ];
 
@@ -48,6 +50,29 @@ for (const c of cases) {
       // The slots are free again: a reader without faults works.
       await using reader = await openEvents(obj.map('events'));
       assert.ok(reader.slots.length > 0);
+    } finally {
+      obj.close();
+    }
+  });
+}
+
+for (const fault of [{ at: 'perfEventOpen', errno: Errno.EMFILE, nth: 2 }, { at: 'ioctl', errno: Errno.EINVAL, nth: 1 }] as Fault[]) {
+  test(`the eager twin of a ring refused (${fault.at}): the ring works without it, polled as before, nothing left open`, async () => {
+    const obj = loadObjectSync('bpf/tc_events.bpf.o', { pinDir });
+    try {
+      const before = fdSnapshot();
+      const restore = useKernel(new FaultKernel(kernel(), [fault]));
+      let reader;
+      try {
+        reader = await openEvents(obj.map('events'), { struct: 'event' });
+      } finally {
+        restore();
+      }
+      const cpu = onlineCpus()[0]!;
+      runOn(cpu, obj.program('tc_events'), 7, udpPacket(80));
+      await reader.close();
+      assert.equal(reader.read().length, 7, 'the first CPU\'s ring (no eager twin) got its events');
+      await assertNoFdLeak(before, 'eager twin refused');
     } finally {
       obj.close();
     }
