@@ -32,11 +32,13 @@ export interface OpenEventsOptions {
   /** Wake the reader after this many samples per ring instead (1: every sample; lowest latency, highest cost). */
   wakeupEvents?: number;
   /**
-   * Perf rings with a byte watermark: while traffic is slow (below about 1 k samples/s in all), the
-   * kernel wakes the reader at every sample instead of the reader polling every millisecond — a
-   * second perf event per CPU, writing into the same ring, fills the slot (default true). Latency of
-   * slow traffic drops from up to a poll interval to one wake-up, for fewer wake-ups; above about
-   * 2 k samples/s the watermark fds go back into the slots (wake-ups per quarter ring, polls below it).
+   * Perf rings with a byte watermark: while a loop (batches(), for await) waits for slow traffic
+   * (below about 1 k samples/s in all), the kernel wakes the reader at every sample instead of the
+   * reader polling every millisecond — a second perf event per CPU, writing into the same ring, fills
+   * the slot (default true). Latency of slow traffic drops from up to a poll interval to one wake-up,
+   * for fewer wake-ups; above about 2 k samples/s, and whenever no loop runs (read() callers poll
+   * themselves), the watermark fds are in the slots (wake-ups per quarter ring, polls below it). A
+   * per-sample wake-up costs the producing CPU an interrupt (about 5 µs on the bench's VM).
    */
   adaptiveWakeups?: boolean;
   /**
@@ -258,9 +260,10 @@ function openPerf(
   const value = new Uint8Array(4);
   const kv = new DataView(key.buffer);
   const vv = new DataView(value.buffer);
-  // per-sample wake-ups while traffic is slow (wakeup-mode.ts): the slots start with the eager fds
+  // per-sample wake-ups while a loop waits for slow traffic (wakeup-mode.ts): the slots start with
+  // the watermark fds
   const adaptive = wb !== undefined && o.adaptiveWakeups !== false;
-  let eager = adaptive;
+  let eager = false;
   /** Every ring put into a slot, also those of CPUs that came online later. */
   const filled: PerfRing[] = [];
   const fill = (ring: PerfRing) => {
@@ -296,10 +299,6 @@ function openPerf(
   if (rings.length === 0) throw new NotSupportedError(`none of the CPUs of slots ${slots.join(',')} is online`);
   // a ring the kernel gave no eager twin (perf-ring.ts): none of them wakes per sample, all are polled
   const twins = adaptive && rings.every((r) => r.eagerFd !== undefined);
-  if (adaptive && !twins) {
-    eager = false;
-    for (const r of filled) fill(r);
-  }
   const drops: DropsSource | undefined = dropsMap && perfDrops(dropsMap, slots, ncpu);
   return new EventReader({
     kind: 'perf',

@@ -31,7 +31,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
   private readonly epfd: number;
   /** A timerfd in the rings' epoll set: precise 1 ms polls for traffic too slow for the watermark. */
   private poll: PollTimer | undefined;
-  /** Perf rings with eager twins: per-sample wake-ups while traffic is slow (wakeup-mode.ts). */
+  /** Perf rings with eager twins: per-sample wake-ups while a loop waits for slow traffic (wakeup-mode.ts). */
   private readonly mode: WakeupMode | undefined;
   private registration: PollRegistration | undefined;
   private readonly losses: LossReport;
@@ -71,8 +71,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.copyBatches = parts.copyBatches ?? false;
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));
-    // (the slots start with the eager fds: no traffic yet)
-    this.mode = parts.setEager ? new WakeupMode(Math.max(parts.flushMs, DROPS_MIN_MS), parts.setEager, performance.now(), true) : undefined;
+    // (the slots start with the watermark fds: per-sample wake-ups only while a loop waits)
+    this.mode = parts.setEager ? new WakeupMode(Math.max(parts.flushMs, DROPS_MIN_MS), parts.setEager, performance.now(), false) : undefined;
     primeRingPaths();
     const k = kernel();
     this.epfd = k.epollCreate();
@@ -333,6 +333,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   }
 
   private endIteration(): void {
+    // nobody waits for wake-ups now: per-sample ones would only cost the producers
+    if (!this.released) this.mode?.stop(performance.now());
     this.pace.stop();
     this.builder.releaseLease();
     this.stopTimers();

@@ -39,3 +39,11 @@ test('nothing is decided before a window has passed; empty drains count as time 
   assert.equal(m.eager, true);
   assert.deepEqual(applied, [false, true]);
 });
+
+test('stop(): back to watermark wake-ups when no loop waits', () => {
+  const { m, applied } = mode();
+  m.stop(3);
+  assert.equal(m.eager, false);
+  m.stop(4);
+  assert.deepEqual(applied, [false], 'applied once');
+});

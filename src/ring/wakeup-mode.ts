@@ -5,7 +5,9 @@
  * traffic is read in batches: the watermark wakes the reader once per quarter ring and the poll timer
  * drains what is below it. The mode follows the sample rate, measured over windows of at least
  * `windowMs` (the reader's flushMs), with hysteresis; a single drain of BURST samples or more
- * ends per-sample wake-ups at once (each one costs the producing CPU an interrupt).
+ * ends per-sample wake-ups at once (each one costs the producing CPU an interrupt, about 5 µs on the
+ * bench's VM). Only drains of a waiting loop (batches(), for await) count; without one the watermark
+ * fds stay in the slots.
  */
 
 /** Per-sample wake-ups below this many samples per millisecond (1 k/s) ... */
@@ -37,6 +39,11 @@ export class WakeupMode {
     if (ms < this.windowMs) return;
     const rate = this.count / ms;
     this.set(this.eager ? rate <= BATCH_ABOVE_PER_MS : rate < EAGER_BELOW_PER_MS, now);
+  }
+
+  /** No loop waits any more: back to watermark wake-ups (a new loop measures again). */
+  stop(now: number): void {
+    this.set(false, now);
   }
 
   private set(eager: boolean, now: number): void {

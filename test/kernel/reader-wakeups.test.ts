@@ -103,3 +103,30 @@ test('adaptiveWakeups: false keeps the watermark fds in the slots: slow traffic 
   // the watermark is never reached: no kernel wake-ups at all (timer polls are not wake-ups)
   assert.ok(slow!.wakeups <= 1, JSON.stringify(slow));
 });
+
+test('per-sample wake-ups only while a loop waits: an open reader nobody iterates costs the producer no interrupt per sample', async () => {
+  const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir, programs: ['perf_bench'] });
+  try {
+    obj.setGlobal('event_size', 64);
+    const prog = obj.program('perf_bench');
+    const data = new Uint8Array(64);
+    const reader = await openEvents(obj.map('bench_events'));
+    // the kernel's own time per run of the program (its outputs included), without the syscall
+    const perRun = () => prog.testRun({ data, repeat: 2000 }).durationNs;
+    perRun();
+    const idle = perRun();
+    let received = 0;
+    const loop = (async () => {
+      for await (const b of reader.batches()) received += b.length;
+    })();
+    // the loop waits, no traffic: after a 10 ms window the eager fds are in the slots
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = perRun(); // (synchronous: the loop cannot drain meanwhile, the mode stays)
+    await reader.close();
+    await loop;
+    assert.equal(received, 6000);
+    assert.ok(waiting > 2 * idle, `a run costs ${idle} ns with no loop, ${waiting} ns with a loop waiting (a wake-up per sample)`);
+  } finally {
+    obj.close();
+  }
+});
