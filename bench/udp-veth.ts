@@ -49,6 +49,8 @@ async function measure(name: string, reader: ReaderProc) {
     events: c1.ok - c0.ok + (c1.failed - c0.failed),
     lost: c1.failed - c0.failed,
     readerCpuSeconds: r.cpuSeconds,
+    // BENCH_GAPS=1: the reader's batch gaps and loss notices (bench/readers/bpfpipe-reader.ts)
+    ...(r.gaps ? { gaps: r.gaps } : {}),
   };
   console.log(JSON.stringify(row));
   return row;
@@ -60,7 +62,8 @@ try {
   const bs = [];
   for (let i = 0; i < REPEAT; i++) {
     cs.push(await measure('libbpf watermark', await startReader([path.join(BIN, 'libbpf_reader'), 'perf-watermark', pin, PAGES])));
-    bs.push(await measure('bpfpipe defaults', await startReader(['node', BPFPIPE_READER, 'batches', pin, PAGES])));
+    // BENCH_NODE_ARGS: node options for the bpfpipe reader (e.g. --trace-gc with BENCH_TEE=1)
+    bs.push(await measure('bpfpipe defaults', await startReader(['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER, 'batches', pin, PAGES])));
   }
   const c = median(cs, (r) => r.packetsPerSec);
   const b = median(bs, (r) => r.packetsPerSec);

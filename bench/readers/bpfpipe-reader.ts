@@ -9,9 +9,12 @@
  * nice 19 instead.
  */
 import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../dist/index.js'; // the built library (buildBaselines)
 
+// BENCH_V8_FLAGS: V8 flags set at run time, before the reader opens (e.g. --single-threaded-gc)
+if (process.env.BENCH_V8_FLAGS) v8.setFlagsFromString(process.env.BENCH_V8_FLAGS);
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
 const map = await openPinnedMap(pin);
 const spec = btfObj ? ObjectSpec.parse(fs.readFileSync(btfObj)) : undefined;

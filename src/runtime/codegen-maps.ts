@@ -1,14 +1,16 @@
 /**
- * Map lookups written inline by the compiled path. At a bpf_map_lookup_elem call whose map is known
+ * Map helpers written inline by the compiled path. At a bpf_map_lookup_elem call whose map is known
  * from the code (the ld_imm64 that last set r1 in the same basic block), the map's own lookup
  * (RuntimeMap.inlineLookup) is spelled out for a key on the stack: no helper call, no key view, no
  * dispatch. It is guarded at run time — r1 is that map's handle in the runtime's address space, r2
  * points into the stack with the whole key in bounds — and anything else calls the helper as before,
- * so the results (and faults) are the helper's in every case.
+ * so the results (and faults) are the helper's in every case. Likewise a bpf_perf_event_output (map
+ * in r2) to a slot that no reader has open: the ENOENT that most outputs get when nobody reads.
  */
 import { Cls } from './insn.js';
 import type { Linked } from './interpreter.js';
-import type { RuntimeMap } from './maps.js';
+import { E, type RuntimeMap } from './maps.js';
+import { CTXLEN_MASK, perfMap } from './helpers.js';
 import { CLOBBER } from './codegen-ops.js';
 
 /** Names for values the generated code needs (bound by compile()). */
@@ -16,7 +18,7 @@ export type Bind = (value: unknown) => string;
 
 /**
  * Where each basic block starts (jump targets, call targets and the instructions after calls and
- * jumps) and which slots are the second half of an ld_imm64: what mapOfR1() must not scan across.
+ * jumps) and which slots are the second half of an ld_imm64: what mapOf() must not scan across.
  */
 export interface BlockInfo {
   start: Uint8Array;
@@ -46,23 +48,26 @@ export function blockInfo(p: Linked, jumpTarget: (i: number) => number | undefin
   return { start, second };
 }
 
-/** Whether instruction `j` may write r1 (any class that writes dst = 1, a call, an atomic fetching into r1). */
-function writesR1(p: Linked, j: number): boolean {
+/**
+ * Whether instruction `j` may write register `r` (1-5: any class that writes dst = r, a call, an
+ * atomic fetching into r).
+ */
+function writesReg(p: Linked, j: number, r: number): boolean {
   const c = p.code;
   const op = c.op[j]!;
   const cls = op & 7;
-  if (cls === Cls.ALU || cls === Cls.ALU64 || cls === Cls.LD || cls === Cls.LDX) return c.dst[j] === 1;
-  if (cls === Cls.STX) return (op & 0xe0) === 0xc0 && c.src[j] === 1;
-  if (cls === Cls.JMP) return op >> 4 === 0x8; // a call clobbers r1
+  if (cls === Cls.ALU || cls === Cls.ALU64 || cls === Cls.LD || cls === Cls.LDX) return c.dst[j] === r;
+  if (cls === Cls.STX) return (op & 0xe0) === 0xc0 && c.src[j] === r;
+  if (cls === Cls.JMP) return op >> 4 === 0x8; // a call clobbers r1-r5
   return false;
 }
 
-/** The map r1 holds at instruction `i`, if the same basic block set it with an ld_imm64 of a map. */
-export function mapOfR1(p: Linked, b: BlockInfo, i: number): RuntimeMap | undefined {
+/** The map register `r` (1-5) holds at instruction `i`, if the same basic block set it with an ld_imm64 of a map. */
+export function mapOf(p: Linked, b: BlockInfo, i: number, r: number): RuntimeMap | undefined {
   for (let j = i - 1; j >= 0; j--) {
     if (b.second[j]) continue;
-    if (p.code.op[j] === 0x18 && p.code.dst[j] === 1) return p.maps?.[j];
-    if (writesR1(p, j) || b.start[j]) return undefined;
+    if (p.code.op[j] === 0x18 && p.code.dst[j] === r) return p.maps?.[j];
+    if (writesReg(p, j, r) || b.start[j]) return undefined;
   }
   return undefined;
 }
@@ -87,4 +92,22 @@ export function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
     body = `pv = ${bind(f.entries)}.get(SV.${KEY_GET[keySize]}); r0l = 0; r0h = pv === undefined ? 0 : ${values};`;
   }
   return `if (${guard}) { ${body} ${CLOBBER} } else { ${generic} }`;
+}
+
+/**
+ * bpf_perf_event_output to perf event array `m` inline when the slot has no reader (-ENOENT, the
+ * helper's answer when nothing reads), else `generic`. The guard spells out the helper's checks that
+ * come first (perfOutputP, perfTail): r2 is m's handle, the flags have no bits but the slot and the
+ * packet bytes to append, appended bytes come with the context in r1 and fit the packet, the slot
+ * (BPF_F_CURRENT_CPU: the run's CPU) is in the map. Uses OWN, CID/CL (the context), pk and x.
+ */
+export function perfNoReaderCode(m: RuntimeMap, generic: string, bind: Bind): string {
+  const perf = perfMap(m);
+  if (perf === undefined) return generic;
+  const guard = [
+    `OWN && r2h === ${m.handle.id | 0} && (r3h & ${~CTXLEN_MASK}) === 0`,
+    `(r3h === 0 || (r1h === CID && CL !== 0 && pk === env.packet && r3h <= pk.size))`,
+    `(x = r3l === -1 ? env.cpu : r3l >>> 0) < ${perf.spec.maxEntries} && ${bind(perf.rings)}[x] === undefined`,
+  ].join(' && ');
+  return `if (${guard}) { r0l = ${-E.ENOENT}; r0h = -1; ${CLOBBER} } else { ${generic} }`;
 }

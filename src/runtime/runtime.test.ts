@@ -184,18 +184,20 @@ test('reader batches are leased: the next batch writes into the same slabs, the 
 });
 
 /**
- * A classifier that outputs 8 bytes at address 0x1234 (no region) to perf event array 'ev' on the
- * current CPU, and returns the helper's result (iproute2 legacy maps, hand-built ELF).
+ * A classifier that outputs 8 bytes at address 0x1234 (no region) to perf event array 'ev' (2 slots)
+ * with `flags`, r1 the context (or 0), and returns the helper's result (iproute2 legacy maps,
+ * hand-built ELF).
  */
-function badPointerOutput(): Uint8Array {
+function badPointerOutput(flags = 0xffffffffn, r1 = 'ctx' as 'ctx' | 'zero'): Uint8Array {
   const ev = new Uint8Array(20);
   new Uint32Array(ev.buffer).set([MapType.PERF_EVENT_ARRAY, 4, 4, 2, 0]);
   const code = insns(
     ...I.ldImm64(2, 0), // r2 = &ev (relocated)
-    [0xb4, 3, 0, 0, -1], // w3 = BPF_F_CURRENT_CPU
+    ...I.ldImm64(3, 0).map((x, k) => [x[0], 3, 0, 0, Number(k === 0 ? flags & 0xffffffffn : flags >> 32n) | 0] as [number, number, number, number, number]),
     [0xb7, 4, 0, 0, 0x1234], // r4 = a scalar, not a pointer
     [0xb7, 5, 0, 0, 8],
-    I.call(25), // bpf_perf_event_output(r1 = ctx, ...)
+    ...(r1 === 'zero' ? [[0xb7, 1, 0, 0, 0] as [number, number, number, number, number]] : []),
+    I.call(25), // bpf_perf_event_output(r1, ...)
     I.exit(),
   );
   return buildElf({
@@ -211,8 +213,28 @@ for (const mode of ['compiled', 'interpreter'] as const) {
     // warm (the compiled path's inline forms), then the same again
     for (let i = 0; i < 20; i++) assert.equal(rt.program('cls').run(corpus[0]!.data).retval, -2, 'ENOENT');
     const r = rt.openEvents('ev');
-    assert.throws(() => rt.program('cls').run(corpus[0]!.data), (e: unknown) => e instanceof RuntimeFault && e.insn === 5 && /instruction 5/.test(e.message));
+    assert.throws(() => rt.program('cls').run(corpus[0]!.data), (e: unknown) => e instanceof RuntimeFault && e.insn === 6 && /instruction 6/.test(e.message));
     await r.close();
     assert.equal(rt.program('cls').run(corpus[0]!.data).retval, -2, 'ENOENT again once the reader is gone');
+  });
+}
+
+for (const mode of ['compiled', 'interpreter'] as const) {
+  test(`${mode}: with no reader, the perf output's earlier checks come first, as the helper's (the compiled path's inline ENOENT stands aside)`, () => {
+    const CUR = 0xffffffffn;
+    const cases: [string, bigint, 'ctx' | 'zero', number][] = [
+      ['no reader', CUR, 'ctx', -2],
+      ['a flag bit above the packet length', CUR | (1n << 52n), 'ctx', -22],
+      ['the top flag bit', CUR | (1n << 63n), 'ctx', -22],
+      ['a slot outside the map', 5n, 'ctx', -7],
+      ['more packet bytes than the packet has', CUR | (100000n << 32n), 'ctx', -14],
+      ['packet bytes without the context in r1', CUR | (8n << 32n), 'zero', -22],
+      ['packet bytes that fit', CUR | (8n << 32n), 'ctx', -2],
+    ];
+    for (const [what, flags, r1, errno] of cases) {
+      const rt = Runtime.load(badPointerOutput(flags, r1), { mode });
+      // 20 runs: the compiled function is optimised with its inline forms
+      for (let i = 0; i < 20; i++) assert.equal(rt.program('cls').run(corpus[0]!.data).retval, errno, what);
+    }
   });
 }
