@@ -141,14 +141,14 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...bpfpipeReader, 'latency', perfPin, '256']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...bpfpipeReader, 'latency', perfPin, 'default']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
     // The same with the reader's other threads (V8's helpers) idle: its wake-ups no longer wait for them.
     const nameIdle = `${name}, idleOtherThreads()`;
     await compare(
       nameIdle,
       async () => measure(obj, nameIdle, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...bpfpipeReader, 'latency', perfPin, '256'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...bpfpipeReader, 'latency', perfPin, 'default'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
   }
   if (rows.includes('cli')) {

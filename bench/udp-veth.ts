@@ -1,8 +1,9 @@
 /**
  * Real traffic: UDP from one network namespace to another over a veth pair, the bundled tc program on
  * the receiver's ingress emitting an event (struct + 128 packet bytes) per packet. The sender is pinned
- * to CPU 1 (so is the receive path), the reader to CPU 0. Same traffic, same program, same ring size
- * (the library default, 256 pages per CPU): libbpf's watermark reader, then bpfpipe with its defaults.
+ * to CPU 1 (so is the receive path), the reader to CPU 0. Same traffic, same program: libbpf's watermark
+ * reader (256 pages per CPU), then bpfpipe with its defaults (its default ring: 512 pages, for the
+ * collector's pauses; UDP_BPFPIPE_PAGES=256 gives it libbpf's size).
  * Packet rate = packets the program saw per second; lost = outputs the full ring refused.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,8 @@ import { ROOT, BIN, BPFPIPE_READER, buildBaselines, startReader, sleep, median, 
 const SECONDS = Number(process.env.UDP_SECONDS ?? 3);
 const REPEAT = Number(process.env.UDP_REPEAT ?? 3);
 const PAGES = '256';
+// UDP_BPFPIPE_PAGES: a ring size for the bpfpipe reader (default: the library's default)
+const BPFPIPE_PAGES = process.env.UDP_BPFPIPE_PAGES ?? 'default';
 const pinDir = `/sys/fs/bpf/bpfpipe-bench-udp-${process.pid}`;
 
 buildBaselines(); // the C reader and flood, and dist/ for the bpfpipe reader
@@ -63,7 +66,7 @@ try {
   for (let i = 0; i < REPEAT; i++) {
     cs.push(await measure('libbpf watermark', await startReader([path.join(BIN, 'libbpf_reader'), 'perf-watermark', pin, PAGES])));
     // BENCH_NODE_ARGS: node options for the bpfpipe reader (e.g. --trace-gc with BENCH_TEE=1)
-    bs.push(await measure('bpfpipe defaults', await startReader(['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER, 'batches', pin, PAGES])));
+    bs.push(await measure('bpfpipe defaults', await startReader(['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER, 'batches', pin, BPFPIPE_PAGES])));
   }
   const c = median(cs, (r) => r.packetsPerSec);
   const b = median(bs, (r) => r.packetsPerSec);

@@ -19,7 +19,8 @@ const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(
 const map = await openPinnedMap(pin);
 const spec = btfObj ? ObjectSpec.parse(fs.readFileSync(btfObj)) : undefined;
 const reader = await openEvents(map, {
-  pagesPerCpu: Number(pages),
+  // 'default': the library's default ring size
+  ...(pages === 'default' ? {} : { pagesPerCpu: Number(pages) }),
   // BENCH_FLUSH_MS: the consume interval when the producer asks for no wake-ups (as libbpf's 1 ms poll).
   ...(process.env.BENCH_FLUSH_MS ? { flushMs: Number(process.env.BENCH_FLUSH_MS) } : {}),
   // BENCH_WAKEUP: wakeupBytes (e.g. '50%'), to tell the cost per drain from the cost per event
