@@ -19,7 +19,7 @@ test('run --userspace as a user with only CAP_NET_RAW: UDP to port 9001 becomes 
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c))); // (after the last of its output)
     let sawNothingAttached = false;
     const code = await repeatUntil(exited, () => {
       if (err.includes('userspace eBPF runtime')) {

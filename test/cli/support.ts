@@ -39,7 +39,9 @@ export function startCli(args: string[], o: { netns?: string } = {}): RunningCli
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the exit can come before the last of stdout and stderr is read (a summary
+  // written just before exiting was missing from stderr once)
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const exitWithin = async (ms: number): Promise<number | null> => {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {

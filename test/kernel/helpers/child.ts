@@ -20,7 +20,7 @@ export async function startAttachChild(ns: TestNetns, args: { dirs: string; mode
   let err = '';
   let out = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal }))); // (after the last of its output)
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`attach child did not report within 20 s: ${err}`)), 20_000);
     child.stdout!.on('data', (d: Buffer) => {
