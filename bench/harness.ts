@@ -61,13 +61,7 @@ export function loadBench(): LoadedObject {
   const obj = loadObjectSync(path.join(ROOT, 'bpf/bench.bpf.o'), { pinDir: PIN });
   for (const p of ['perf_bench', 'rb_bench']) obj.program(p).pin(`${PIN}/${p}`);
   // Interrupted benchmarks leave nothing behind either.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      for (const r of liveReaders) r.kill('SIGKILL');
-      cleanup(obj);
-      process.exit(130);
-    });
-  }
+  onInterrupt(() => cleanup(obj));
   return obj;
 }
 
@@ -96,7 +90,11 @@ function waitFor(child: ChildProcess, re: RegExp, what: string): Promise<string>
       }
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before printing ${re}: ${buf}`)));
+    const gone = (code: number | null) => reject(new Error(`${what} exited (${code ?? child.signalCode}) before printing ${re}: ${buf}`));
+    // (a child that ended before this wait began emits no more 'exit': without this check the wait,
+    // and the benchmark with its namespaces and pins, would hang until killed)
+    if (child.exitCode !== null || child.signalCode !== null) gone(child.exitCode);
+    else child.once('exit', gone);
   });
 }
 
@@ -107,6 +105,17 @@ export interface ReaderProc {
 
 /** Reader processes not ended yet (an interrupted benchmark ends them too). */
 const liveReaders = new Set<ChildProcess>();
+
+/** On SIGINT or SIGTERM: kill the readers, run `release` (what the benchmark set up), exit 130. */
+export function onInterrupt(release: () => void): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const r of liveReaders) r.kill('SIGKILL');
+      release();
+      process.exit(130);
+    });
+  }
+}
 
 /** Start a reader process pinned to the reader CPU; resolves when it is ready. */
 export async function startReader(cmd: string[], env: Record<string, string> = {}): Promise<ReaderProc> {

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadObjectSync, attachTc, enterNetns } from '../src/index.js';
 import { createDemoNet } from '../src/cli/demo/netns.js';
-import { ROOT, BIN, BPFPIPE_READER, buildBaselines, startReader, sleep, median, type ReaderProc } from './harness.js';
+import { ROOT, BIN, BPFPIPE_READER, buildBaselines, startReader, sleep, median, onInterrupt, type ReaderProc } from './harness.js';
 
 const SECONDS = Number(process.env.UDP_SECONDS ?? 3);
 const REPEAT = Number(process.env.UDP_REPEAT ?? 3);
@@ -25,6 +25,12 @@ const obj = loadObjectSync(path.join(ROOT, 'bpf/tc_events.bpf.o'), { pinDir });
 const back = enterNetns(net.b);
 const att = await attachTc(obj.program('tc_events'), { iface: net.ifaceB, direction: 'ingress' });
 back();
+// an interrupted run leaves nothing behind either
+onInterrupt(() => {
+  att.close();
+  obj.close();
+  net.close();
+});
 
 function counters(): { seen: number; ok: number; failed: number } {
   const m = obj.map('counters');
