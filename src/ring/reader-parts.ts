@@ -32,8 +32,8 @@ export interface ReaderParts {
    */
   watermarkBytes?: number;
   /**
-   * Perf rings with eager twins (perf-ring.ts), whose slots hold the eager fds at the start: puts the
-   * eager (true) or the watermark (false) fds into the slots. Undefined: no per-sample wake-ups.
+   * Perf rings with eager twins (perf-ring.ts), whose slots hold the watermark fds at the start: puts
+   * the eager (true) or the watermark (false) fds into the slots. Undefined: no per-sample wake-ups.
    */
   setEager?: (eager: boolean) => void;
 }

@@ -11,7 +11,8 @@ import { LossReport, RingLosses } from './loss-report.js';
 import { primeRingPaths } from './prime.js';
 import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
-import { BatchBuilder, batchOf } from './batch-builder.js';
+import { BatchBuilder } from './batch-builder.js';
+import { takeBatch } from './reader-batch.js';
 import type { ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { ReaderPace } from './reader-pace.js';
@@ -72,7 +73,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));
     // (the slots start with the watermark fds: per-sample wake-ups only while a loop waits)
-    this.mode = parts.setEager ? new WakeupMode(Math.max(parts.flushMs, DROPS_MIN_MS), parts.setEager, performance.now(), false) : undefined;
+    this.mode = parts.setEager ? new WakeupMode(parts.flushMs, parts.setEager, performance.now(), false) : undefined;
     primeRingPaths();
     const k = kernel();
     this.epfd = k.epollCreate();
@@ -158,27 +159,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.stats.lost += this.losses.poll(b.lost);
       if (diag.readerLost.active) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
     }
-    let batch: EventBatch | undefined;
-    if (this.merge) {
-      if (!b.empty) this.merge.push(b.take().toArray());
-      const out: RingEvent[] = [];
-      this.merge.pop(out, final);
-      if (out.length > 0) batch = batchOf(out, this.parts.decoder, this.kind === 'perf');
-    } else if (!b.empty) {
-      batch = lease && read.length > 0
-        ? b.takeLeased(
-            () => {
-              for (const r of read) r.cursor.release();
-            },
-            (seg, end) => {
-              for (const r of read) if (r.cursor.leasedSeg === seg) r.cursor.releaseTo(end);
-            },
-          )
-        : b.take();
-    } else if (lease) {
-      // Only discarded records (or nothing): hand the ring space back at once.
-      for (const r of read) r.cursor.release();
-    }
+    const batch = takeBatch(b, read, lease, this.merge, final, this.parts.decoder, this.kind === 'perf');
     if (!batch) return undefined;
     this.stats.received += batch.length;
     this.stats.bytes += batch.bytes;

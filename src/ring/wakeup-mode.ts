@@ -3,8 +3,8 @@
  * traffic is best read as each sample comes: the kernel wakes the reader per sample (latency: one
  * wake-up, tens of µs) for fewer wake-ups than polling the rings every millisecond would cost. Fast
  * traffic is read in batches: the watermark wakes the reader once per quarter ring and the poll timer
- * drains what is below it. The mode follows the sample rate, measured over windows of at least
- * `windowMs` (the reader's flushMs), with hysteresis; a single drain of BURST samples or more
+ * drains what is below it. The mode follows the sample rate, measured over windows of the reader's
+ * flushMs but at least MIN_WINDOW_MS, with hysteresis; a single drain of BURST samples or more
  * ends per-sample wake-ups at once (each one costs the producing CPU an interrupt, about 5 µs on the
  * bench's VM). Only drains of a waiting loop (batches(), for await) count; without one the watermark
  * fds stay in the slots.
@@ -16,18 +16,22 @@ export const EAGER_BELOW_PER_MS = 1;
 export const BATCH_ABOVE_PER_MS = 2;
 /** A drain with this many samples ends per-sample wake-ups at once. */
 export const BURST = 64;
+/** The shortest window the rate is measured over (at 1 k/s, about 10 samples). */
+export const MIN_WINDOW_MS = 10;
 
 export class WakeupMode {
   private count = 0;
   private from: number;
+  private readonly windowMs: number;
 
   /** `apply(eager)`: put the rings' eager (true) or watermark (false) fds into their slots. */
   constructor(
-    private readonly windowMs: number,
+    flushMs: number,
     private readonly apply: (eager: boolean) => void,
     now: number,
     public eager: boolean,
   ) {
+    this.windowMs = Math.max(flushMs, MIN_WINDOW_MS);
     this.from = now;
   }
 
