@@ -5,12 +5,14 @@
  * dispatch. It is guarded at run time — r1 is that map's handle in the runtime's address space, r2
  * points into the stack with the whole key in bounds — and anything else calls the helper as before,
  * so the results (and faults) are the helper's in every case. Likewise a bpf_perf_event_output (map
- * in r2) to a slot that no reader has open: the ENOENT that most outputs get when nobody reads.
+ * in r2) to a slot that no reader has open: the ENOENT that most outputs get when nobody reads; and a
+ * bpf_ringbuf_reserve or bpf_ringbuf_output (map in r1) that finds the ring buffer full: what every
+ * output gets once nobody reads it.
  */
 import { Cls } from './insn.js';
 import type { Linked } from './interpreter.js';
 import { E, type RuntimeMap } from './maps.js';
-import { CTXLEN_MASK, perfMap } from './helpers.js';
+import { CTXLEN_MASK, perfMap, ringbufMap } from './helpers.js';
 import { CLOBBER } from './codegen-ops.js';
 
 /** Names for values the generated code needs (bound by compile()). */
@@ -110,4 +112,27 @@ export function perfNoReaderCode(m: RuntimeMap, generic: string, bind: Bind): st
     `(x = r3l === -1 ? env.cpu : r3l >>> 0) < ${perf.spec.maxEntries} && ${bind(perf.rings)}[x] === undefined`,
   ].join(' && ');
   return `if (${guard}) { r0l = ${-E.ENOENT}; r0h = -1; ${CLOBBER} } else { ${generic} }`;
+}
+
+/**
+ * bpf_ringbuf_reserve (helper 131) or bpf_ringbuf_output (130) of ring buffer `m` inline when the
+ * record does not fit (as RecordRing.room: one more lost, a waiting reader woken; NULL, or -EAGAIN),
+ * else `generic`. The guard spells out the helper's checks that come first (ringbufReserveP,
+ * ringbufOutputP): r1 is m's handle, a size below 2^32, the flags (reserve: none; output: no bits but
+ * the wake-up ones), the reservation no larger than the map allows, and for an output its bytes on the
+ * stack and in bounds (the helper resolves them before it looks for room: a bad pointer faults). The
+ * ring is read at run time: a reader's close gives the map a new one. Uses OWN, SID/SL, t, x and pv.
+ */
+export function ringbufFullCode(m: RuntimeMap, helper: 130 | 131, generic: string, bind: Bind): string {
+  const rb = ringbufMap(m);
+  if (rb === undefined) return generic;
+  const common = `OWN && r1h === ${m.handle.id | 0}`;
+  // rbRecordBytes(x): the record with its 8-byte header, rounded up to 8 (x below 2^32: exact in doubles)
+  const full = `(pv = ${bind(rb)}.ring).used + (x + 15 - ((x + 15) % 8)) > pv.capacity`;
+  const guard =
+    helper === 131
+      ? `${common} && r2h === 0 && r3l === 0 && r3h === 0 && (x = r2l >>> 0) <= ${rb.spec.maxEntries - 8} && ${full}`
+      : `${common} && r3h === 0 && (r4l & ~3) === 0 && r4h === 0 && r2h === SID && (t = r2l >>> 0) <= SL - (x = r3l >>> 0) && ${full}`;
+  const ret = helper === 131 ? 'r0l = 0; r0h = 0;' : `r0l = ${-E.EAGAIN}; r0h = -1;`;
+  return `if (${guard}) { pv.lost++; if (pv.onData !== undefined) pv.onData(); ${ret} ${CLOBBER} } else { ${generic} }`;
 }

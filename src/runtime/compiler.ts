@@ -22,7 +22,7 @@ import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, storeRunCode, CLOBBER, REFRESH, type RunStore } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
-import { blockInfo, lookupCode, mapOf, perfNoReaderCode, type Bind, type BlockInfo } from './codegen-maps.js';
+import { blockInfo, lookupCode, mapOf, perfNoReaderCode, ringbufFullCode, type Bind, type BlockInfo } from './codegen-maps.js';
 import { baseKinds, type Kind } from './codegen-kinds.js';
 import { jumpTarget, nestedFunctions, inlined } from './codegen-flow.js';
 
@@ -139,6 +139,10 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
       if (imm === 25) {
         const m = mapOf(p, flow.blocks, i, 2);
         return m !== undefined ? perfNoReaderCode(m, call, flow.bind) : call;
+      }
+      if (imm === 130 || imm === 131) {
+        const m = mapOf(p, flow.blocks, i, 1);
+        return m !== undefined ? ringbufFullCode(m, imm, call, flow.bind) : call;
       }
       return call;
     }

@@ -159,7 +159,7 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
   const ring = m.ring;
   // Room is taken at reserve time, as in the kernel: a record that does not fit fails now.
   if (!ring.room(rbRecordBytes(size))) return undefined;
-  if (ring.onAbandon === undefined) ring.onAbandon = () => abandon(env, m, ring);
+  if (ring.onAbandon === undefined) watchAbandon(env, m, ring);
   const pos = ring.place(size);
   let r = m.spare.pop();
   if (r !== undefined) env.mem.revive(r);
@@ -172,6 +172,14 @@ export function rbReserve(env: RunEnv, m: RingbufMap, size: number): Region | un
   r.size = pos + size;
   m.placedIn[r.id] = ring;
   return r;
+}
+
+/**
+ * Have a drain of `ring` call abandon(). A function of its own: a closure in rbReserve would have V8
+ * allocate its captured variables' context at every call of rbReserve, the failing ones included.
+ */
+function watchAbandon(env: RunEnv, m: RingbufMap, ring: RecordRing): void {
+  ring.onAbandon = () => abandon(env, m, ring);
 }
 
 /**
