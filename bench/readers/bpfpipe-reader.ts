@@ -106,6 +106,14 @@ if (process.env.BENCH_IDLE_OTHERS === 'nice') {
   const os = await import('node:os');
   for (const t of fs.readdirSync('/proc/self/task').map(Number)) if (t !== process.pid) os.setPriority(t, 19);
 }
+// BENCH_HEAP=1: what the reader allocates (V8's sampling heap profiler, collected objects included),
+// per batch and by function, from here to the end (the warm-up included)
+const heapSession = process.env.BENCH_HEAP ? new (await import('node:inspector/promises')).Session() : undefined;
+if (heapSession) {
+  heapSession.connect();
+  await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+let heapBatches = 0;
 console.log('ready');
 
 if (mode === 'decoded') {
@@ -130,6 +138,7 @@ if (mode === 'decoded') {
     }
     received += b.length;
     batchCount++;
+    heapBatches++;
     lost += b.lostCount;
     for (let i = 0; i < b.length; i++) bytes += b.size(i);
     if (mode === 'latency' && b.length > 0) {
@@ -142,6 +151,25 @@ if (mode === 'decoded') {
   }
 }
 const c = process.cpuUsage(cpu0);
+/** Bytes allocated per batch, in all and by the functions that allocated most (top 12). */
+async function heapReport(): Promise<{ bytesPerBatch: number; top: [string, number][] } | undefined> {
+  if (!heapSession) return undefined;
+  const { profile } = await heapSession.post('HeapProfiler.stopSampling');
+  const by = new Map<string, number>();
+  const walk = (n: typeof profile.head): void => {
+    const f = n.callFrame;
+    const k = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    if (n.selfSize) by.set(k, (by.get(k) ?? 0) + n.selfSize);
+    for (const ch of n.children) walk(ch);
+  };
+  walk(profile.head);
+  const per = (x: number) => Math.round(x / Math.max(1, heapBatches));
+  return {
+    bytesPerBatch: per([...by.values()].reduce((a, b) => a + b, 0)),
+    top: [...by].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, v]) => [k, per(v)]),
+  };
+}
+const heap = await heapReport();
 const threads1 = threadNs();
 const io1 = ioCalls();
 const ru = process.resourceUsage();
@@ -205,4 +233,5 @@ console.log(JSON.stringify({
       major: gcs.filter((g) => g[2] === constants.NODE_PERFORMANCE_GC_MAJOR).length,
     },
   } : {}),
+  ...(heap ? { heap } : {}),
 }));
