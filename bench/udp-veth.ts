@@ -67,8 +67,8 @@ async function measure(name: string, reader: ReaderProc) {
 
 try {
   const pin = `${pinDir}/events`;
-  const cs = [];
-  const bs = [];
+  const cs: Awaited<ReturnType<typeof measure>>[] = [];
+  const bs: Awaited<ReturnType<typeof measure>>[] = [];
   for (let i = 0; i < REPEAT; i++) {
     cs.push(await measure('libbpf watermark', await startReader([path.join(BIN, 'libbpf_reader'), 'perf-watermark', pin, PAGES])));
     // BENCH_NODE_ARGS: node options for the bpfpipe reader (e.g. --trace-gc with BENCH_TEE=1)
@@ -80,7 +80,12 @@ try {
     summary: 'real UDP over veth',
     libbpf: { packetsPerSec: c.packetsPerSec, lost: c.lost },
     bpfpipe: { packetsPerSec: b.packetsPerSec, lost: b.lost },
-    ratio: { packetsPerSec: Math.round((b.packetsPerSec / c.packetsPerSec) * 1000) / 1000 },
+    ratio: {
+      packetsPerSec: Math.round((b.packetsPerSec / c.packetsPerSec) * 1000) / 1000,
+      // the median of each round's ratio (its two runs are a few seconds apart): the VM's slow phases,
+      // which can begin between the rounds, then move both sides of a ratio alike
+      paired: Math.round(median(bs.map((r, i) => r.packetsPerSec / cs[i]!.packetsPerSec), (x) => x) * 1000) / 1000,
+    },
     lostRuns: { libbpf: cs.filter((r) => r.lost > 0).length, bpfpipe: bs.filter((r) => r.lost > 0).length, of: REPEAT },
   }));
 } finally {

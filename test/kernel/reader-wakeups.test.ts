@@ -92,7 +92,7 @@ test('slow perf traffic wakes the reader at each sample; fast traffic per waterm
   const msg = JSON.stringify({ slow, fast, slowAgain });
   // per-sample wake-ups (a sample arriving while the reader still works on the last one shares its wake-up)
   assert.ok(slow!.wakeups >= 0.7 * slow!.received, `slow: a wake-up per sample ${msg}`);
-  // the watermark (a quarter of the 2 MiB ring, ~23 k samples) and the drains in between
+  // the watermark (a quarter of the 4 MiB ring, ~47 k samples) and the drains in between
   assert.ok(fast!.wakeups <= fast!.received / 100, `fast: wake-ups per watermark, not per sample ${msg}`);
   assert.ok(slowAgain!.wakeups >= 0.7 * slowAgain!.received, `slow again: a wake-up per sample ${msg}`);
 });
