@@ -2,9 +2,10 @@
  * Real traffic: UDP from one network namespace to another over a veth pair, the bundled tc program on
  * the receiver's ingress emitting an event (struct + 128 packet bytes) per packet. The sender is pinned
  * to CPU 1 (so is the receive path), the reader to CPU 0. Same traffic, same program: libbpf's watermark
- * reader (256 pages per CPU), then bpfpipe with its defaults (its default ring: 512 pages, for the
- * collector's pauses; UDP_BPFPIPE_PAGES=256 gives it libbpf's size).
- * Packet rate = packets the program saw per second; lost = outputs the full ring refused.
+ * reader (256 pages per CPU), then bpfpipe with its defaults (its default ring: 1024 pages, for the
+ * reader's stalls while V8 marks its old generation; UDP_BPFPIPE_PAGES=256 gives it libbpf's size).
+ * Packet rate = packets the program saw per second; lost = outputs the full ring refused. The summary's
+ * ratio is of the two medians, and `paired` the median of the rounds' own ratios.
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
