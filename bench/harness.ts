@@ -54,6 +54,11 @@ export function buildBaselines(): void {
 
 /** The compiled bpfpipe reader (bench/readers/bpfpipe-reader.ts), built by buildBaselines(). */
 export const BPFPIPE_READER = path.join(BIN, 'bpfpipe-reader.mjs');
+/**
+ * The command that starts it (its arguments follow): node with BENCH_NODE_ARGS, node options for the
+ * reader only (e.g. '--cpu-prof --cpu-prof-dir=DIR', or --trace-gc with BENCH_TEE=1).
+ */
+export const BPFPIPE_READER_CMD = ['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER];
 
 /** Load bench.bpf.o and pin its programs and event maps where reader processes can open them. */
 export function loadBench(): LoadedObject {

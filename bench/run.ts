@@ -8,7 +8,7 @@
  *   --decoded-pages 1024,4096: the ring pages per CPU of the decoded rows
  */
 import * as path from 'node:path';
-import { ROOT, BIN, PIN, BPFPIPE_READER, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
+import { ROOT, BIN, PIN, BPFPIPE_READER_CMD, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
 import { possibleCpus } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -29,8 +29,6 @@ if (possibleCpus().length < 2) {
 }
 buildBaselines();
 const obj = loadBench();
-// BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the bpfpipe readers.
-const bpfpipeReader = ['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER];
 const libbpf = path.join(BIN, 'libbpf_reader');
 const perfPin = `${PIN}/bench_events`;
 // The perf rows and the timer-driven ring buffer row read at the kernel's full rate: their readers put
@@ -86,7 +84,7 @@ try {
         await compare(
           name,
           async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n),
-          async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...bpfpipeReader, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
+          async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
         );
       }
     }
@@ -98,14 +96,14 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...bpfpipeReader, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
+      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
     );
     // the same with the reader's thread under SCHED_FIFO: kernel threads and V8's helpers cannot hold it up
     const nameRt = 'ring buffer 4 MiB, 64 B, no wake-up, realtime';
     await compare(
       nameRt,
       async () => measure(obj, nameRt, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, nameRt, 'bpfpipe batches(), flushMs 1, idleOtherThreads({ realtime: true })', await startReader([...bpfpipeReader, 'batches', rbPin], { BENCH_FLUSH_MS: '1', BENCH_IDLE_OTHERS: 'realtime' }), 'rb_bench', N),
+      async () => measure(obj, nameRt, 'bpfpipe batches(), flushMs 1, idleOtherThreads({ realtime: true })', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', BENCH_IDLE_OTHERS: 'realtime' }), 'rb_bench', N),
     );
     obj.setGlobal('rb_flags', 0n);
   }
@@ -115,7 +113,7 @@ try {
     await compare(
       name2,
       async () => measure(obj, name2, 'libbpf epoll', await startReader([libbpf, 'ringbuf', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...bpfpipeReader, 'batches', rbPin]), 'rb_bench', N),
+      async () => measure(obj, name2, 'bpfpipe batches()', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin]), 'rb_bench', N),
     );
   }
   if (rows.includes('decoded')) {
@@ -130,7 +128,7 @@ try {
       await compare(
         name,
         async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n, { rate: 2_000_000 }),
-        async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...bpfpipeReader, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
+        async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...BPFPIPE_READER_CMD, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
       );
     }
   }
@@ -141,14 +139,14 @@ try {
     await compare(
       name,
       async () => measure(obj, name, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...bpfpipeReader, 'latency', perfPin, 'default']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, name, 'bpfpipe defaults', await startReader([...BPFPIPE_READER_CMD, 'latency', perfPin, 'default']), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
     // The same with the reader's other threads (V8's helpers) idle: its wake-ups no longer wait for them.
     const nameIdle = `${name}, idleOtherThreads()`;
     await compare(
       nameIdle,
       async () => measure(obj, nameIdle, 'libbpf default (wake-up per event)', await startReader([libbpf, 'perf-default', perfPin, '256'], { LATENCY: '1' }), 'perf_bench', n, { rate: 1000, warmup: 200 }),
-      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...bpfpipeReader, 'latency', perfPin, 'default'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
+      async () => measure(obj, nameIdle, 'bpfpipe defaults, idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'latency', perfPin, 'default'], IDLE), 'perf_bench', n, { rate: 1000, warmup: 200 }),
     );
   }
   if (rows.includes('cli')) {

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { loadObjectSync, attachTc, enterNetns } from '../src/index.js';
 import { createDemoNet } from '../src/cli/demo/netns.js';
-import { ROOT, BIN, BPFPIPE_READER, buildBaselines, startReader, sleep, median, onInterrupt, type ReaderProc } from './harness.js';
+import { ROOT, BIN, BPFPIPE_READER_CMD, buildBaselines, startReader, sleep, median, onInterrupt, type ReaderProc } from './harness.js';
 
 const SECONDS = Number(process.env.UDP_SECONDS ?? 3);
 const REPEAT = Number(process.env.UDP_REPEAT ?? 3);
@@ -72,8 +72,7 @@ try {
   const bs: Awaited<ReturnType<typeof measure>>[] = [];
   for (let i = 0; i < REPEAT; i++) {
     cs.push(await measure('libbpf watermark', await startReader([path.join(BIN, 'libbpf_reader'), 'perf-watermark', pin, PAGES])));
-    // BENCH_NODE_ARGS: node options for the bpfpipe reader (e.g. --trace-gc with BENCH_TEE=1)
-    bs.push(await measure('bpfpipe defaults', await startReader(['node', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BPFPIPE_READER, 'batches', pin, BPFPIPE_PAGES])));
+    bs.push(await measure('bpfpipe defaults', await startReader([...BPFPIPE_READER_CMD, 'batches', pin, BPFPIPE_PAGES])));
   }
   const c = median(cs, (r) => r.packetsPerSec);
   const b = median(bs, (r) => r.packetsPerSec);

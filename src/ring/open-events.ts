@@ -268,8 +268,6 @@ function openPerf(
   // the watermark fds
   const adaptive = wb !== undefined && o.adaptiveWakeups !== false;
   let eager = false;
-  /** Every ring put into a slot, also those of CPUs that came online later. */
-  const filled: PerfRing[] = [];
   const fill = (ring: PerfRing) => {
     kv.setUint32(0, ring.slot, true);
     vv.setUint32(0, eager ? (ring.eagerFd ?? ring.fd) : ring.fd, true);
@@ -284,7 +282,6 @@ function openPerf(
       // (EOPNOTSUPP), and the reader, which baselines the drop counters after this, would count it
       ring.enable();
       fill(ring);
-      filled.push(ring);
     } catch (err) {
       ring.close();
       throw err;
@@ -327,10 +324,10 @@ function openPerf(
     copyBatches: o.copy,
     watermarkBytes: wb,
     setEager: twins
-      ? (on) => {
+      ? (on, inSlots) => {
           eager = on;
           if (own.closed) return;
-          for (const r of filled) if (r.eagerFd !== undefined) fill(r);
+          for (const r of inSlots) if (r.eagerFd !== undefined) fill(r);
         }
       : undefined,
   });

@@ -33,7 +33,8 @@ export interface ReaderParts {
   watermarkBytes?: number;
   /**
    * Perf rings with eager twins (perf-ring.ts), whose slots hold the watermark fds at the start: puts
-   * the eager (true) or the watermark (false) fds into the slots. Undefined: no per-sample wake-ups.
+   * the eager (true) or the watermark (false) fds of `rings` (the reader's, CPUs that came online later
+   * included) into their slots. Undefined: no per-sample wake-ups.
    */
-  setEager?: (eager: boolean) => void;
+  setEager?: (eager: boolean, rings: readonly PerfRing[]) => void;
 }

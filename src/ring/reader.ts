@@ -73,7 +73,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));
     // (the slots start with the watermark fds: per-sample wake-ups only while a loop waits)
-    this.mode = parts.setEager ? new WakeupMode(parts.flushMs, parts.setEager, performance.now(), false) : undefined;
+    const setEager = parts.setEager;
+    this.mode = setEager ? new WakeupMode(parts.flushMs, (eager) => setEager(eager, this.perfRings), performance.now(), false) : undefined;
     primeRingPaths();
     const k = kernel();
     this.epfd = k.epollCreate();

@@ -12,7 +12,7 @@
 import { Cls } from './insn.js';
 import type { Linked } from './interpreter.js';
 import { E, type RuntimeMap } from './maps.js';
-import { CTXLEN_MASK, perfMap, ringbufMap } from './helpers.js';
+import { CTXLEN_MASK, perfMap, rbRecordBytes, ringbufMap } from './helpers.js';
 import { CLOBBER } from './codegen-ops.js';
 
 /** Names for values the generated code needs (bound by compile()). */
@@ -65,7 +65,7 @@ function writesReg(p: Linked, j: number, r: number): boolean {
 }
 
 /** The map register `r` (1-5) holds at instruction `i`, if the same basic block set it with an ld_imm64 of a map. */
-export function mapOf(p: Linked, b: BlockInfo, i: number, r: number): RuntimeMap | undefined {
+function mapOf(p: Linked, b: BlockInfo, i: number, r: number): RuntimeMap | undefined {
   for (let j = i - 1; j >= 0; j--) {
     if (b.second[j]) continue;
     if (p.code.op[j] === 0x18 && p.code.dst[j] === r) return p.maps?.[j];
@@ -80,7 +80,7 @@ const KEY_GET: Record<number, string> = { 1: 'getUint8(t)', 2: 'getUint16(t, tru
  * bpf_map_lookup_elem of `m` inline, else `generic` (the helper call). Uses the compiled function's
  * OWN (env.mem is the maps' address space), SID/SL/SV (the stack) and the temporaries t, x, pv.
  */
-export function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
+function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
   const f = m.inlineLookup();
   if (f === undefined) return generic;
   const keySize = f.kind === 'array' ? 4 : f.keySize;
@@ -96,6 +96,24 @@ export function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
   return `if (${guard}) { ${body} ${CLOBBER} } else { ${generic} }`;
 }
 
+/** The helpers written inline, by helper id: the register that holds their map, and their code. */
+const INLINE: Record<number, { reg: number; code: (m: RuntimeMap, generic: string, bind: Bind, helper: number) => string }> = {
+  1: { reg: 1, code: lookupCode },
+  25: { reg: 2, code: perfNoReaderCode },
+  130: { reg: 1, code: ringbufFullCode },
+  131: { reg: 1, code: ringbufFullCode },
+};
+
+/**
+ * The code of a call of helper `helper` at instruction `i`: its inline form when the map it gets is
+ * known from the code (mapOf), else `generic` (the helper call).
+ */
+export function mapHelperCode(p: Linked, b: BlockInfo, i: number, helper: number, generic: string, bind: Bind): string {
+  const inline = INLINE[helper];
+  const m = inline && mapOf(p, b, i, inline.reg);
+  return m !== undefined ? inline!.code(m, generic, bind, helper) : generic;
+}
+
 /**
  * bpf_perf_event_output to perf event array `m` inline when the slot has no reader (-ENOENT, the
  * helper's answer when nothing reads), else `generic`. The guard spells out the helper's checks that
@@ -103,7 +121,7 @@ export function lookupCode(m: RuntimeMap, generic: string, bind: Bind): string {
  * packet bytes to append, appended bytes come with the context in r1 and fit the packet, the slot
  * (BPF_F_CURRENT_CPU: the run's CPU) is in the map. Uses OWN, CID/CL (the context), pk and x.
  */
-export function perfNoReaderCode(m: RuntimeMap, generic: string, bind: Bind): string {
+function perfNoReaderCode(m: RuntimeMap, generic: string, bind: Bind): string {
   const perf = perfMap(m);
   if (perf === undefined) return generic;
   const guard = [
@@ -123,12 +141,11 @@ export function perfNoReaderCode(m: RuntimeMap, generic: string, bind: Bind): st
  * stack and in bounds (the helper resolves them before it looks for room: a bad pointer faults). The
  * ring is read at run time: a reader's close gives the map a new one. Uses OWN, SID/SL, t, x and pv.
  */
-export function ringbufFullCode(m: RuntimeMap, helper: 130 | 131, generic: string, bind: Bind): string {
+function ringbufFullCode(m: RuntimeMap, generic: string, bind: Bind, helper: number): string {
   const rb = ringbufMap(m);
   if (rb === undefined) return generic;
   const common = `OWN && r1h === ${m.handle.id | 0}`;
-  // rbRecordBytes(x): the record with its 8-byte header, rounded up to 8 (x below 2^32: exact in doubles)
-  const full = `(pv = ${bind(rb)}.ring).used + (x + 15 - ((x + 15) % 8)) > pv.capacity`;
+  const full = `(pv = ${bind(rb)}.ring).used + ${bind(rbRecordBytes)}(x) > pv.capacity`;
   const guard =
     helper === 131
       ? `${common} && r2h === 0 && r3l === 0 && r3h === 0 && (x = r2l >>> 0) <= ${rb.spec.maxEntries - 8} && ${full}`

@@ -22,7 +22,7 @@ import type { Region } from './memory.js';
 import { RuntimeFault } from '../errors.js';
 import { reg, immOp, HELPER_ARGS, alu64, alu32, condition, atomicCode, loadCode, storeCode, storeRunCode, CLOBBER, REFRESH, type RunStore } from './codegen-ops.js';
 import { NOREG, T, cacheable, toBig, fromBig, div64, swapAny, maskAny } from './codegen-runtime.js';
-import { blockInfo, lookupCode, mapOf, perfNoReaderCode, ringbufFullCode, type Bind, type BlockInfo } from './codegen-maps.js';
+import { blockInfo, mapHelperCode, type Bind, type BlockInfo } from './codegen-maps.js';
 import { baseKinds, type Kind } from './codegen-kinds.js';
 import { jumpTarget, nestedFunctions, inlined } from './codegen-flow.js';
 
@@ -132,19 +132,7 @@ function insnCode(p: Linked, i: number, flow: Flow): string {
       // the helpers that only read the run's state, written in place (as cpuP and ktimeP do it)
       if (h === cpuBig) return `if (((x = env.cpu) | 0) === x && x >= 0) { r0l = x; r0h = 0; ${CLOBBER} } else { ${call} }`;
       if (h === ktimeBig || h === ktimeBootBig) return `pv = env.clock; pv.read(); r0l = pv.lo; r0h = pv.hi; ${CLOBBER}`;
-      if (imm === 1) {
-        const m = mapOf(p, flow.blocks, i, 1);
-        return m !== undefined ? lookupCode(m, call, flow.bind) : call;
-      }
-      if (imm === 25) {
-        const m = mapOf(p, flow.blocks, i, 2);
-        return m !== undefined ? perfNoReaderCode(m, call, flow.bind) : call;
-      }
-      if (imm === 130 || imm === 131) {
-        const m = mapOf(p, flow.blocks, i, 1);
-        return m !== undefined ? ringbufFullCode(m, imm, call, flow.bind) : call;
-      }
-      return call;
+      return mapHelperCode(p, flow.blocks, i, imm, call, flow.bind);
     }
     const n = HELPER_ARGS[imm] ?? 5;
     const args = [1, 2, 3, 4, 5].map((r) => (r <= n ? `A(r${r}l, r${r}h)` : '0n')).join(', ');

@@ -118,7 +118,8 @@ function ringbuf(env: RunEnv, addr: bigint, pc: number, helper: string): Ringbuf
   return rb;
 }
 
-function rbRecordBytes(size: number): number {
+/** Ring buffer bytes a record of `size` takes: its 8-byte header, rounded up to 8. */
+export function rbRecordBytes(size: number): number {
   return Math.ceil((size + 8) / 8) * 8;
 }
 

@@ -10,37 +10,21 @@ import { MapType } from '../index.js';
 import { Runtime } from './runtime.js';
 import { RuntimeFault } from '../errors.js';
 import { packetCorpus } from '../../test/support/packets.js';
-import { buildElf, I, insns, SHF, STB, STT } from '../elf/test-support/elf-builder.js';
+import { I, legacyMapClassifier, type Insn } from '../elf/test-support/elf-builder.js';
 
-type Insn = [number, number, number, number, number];
 const RB_SIZE = 4096;
 const RUNS = 20;
 const packet = packetCorpus()[0]!.data;
 
-/** ld_imm64 of a 64-bit value. */
-const ld64 = (dst: number, v: bigint): Insn[] => [
-  [0x18, dst, 0, 0, Number(BigInt.asIntN(32, v))],
-  [0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n))],
-];
-
 /** One classifier 'cls' over ring buffer 'rb' (RB_SIZE bytes); `ldMap` is the index of its ld_imm64 of the map. */
-function elf(code: Insn[], ldMap: number): Uint8Array {
-  const rb = new Uint8Array(20);
-  new Uint32Array(rb.buffer).set([MapType.RINGBUF, 0, 0, RB_SIZE, 0]);
-  const text = insns(...code);
-  return buildElf({
-    sections: [{ name: 'classifier', flags: SHF.ALLOC | SHF.EXECINSTR, data: text }, { name: 'maps', flags: SHF.ALLOC | SHF.WRITE, data: rb }, { name: 'license', flags: SHF.ALLOC | SHF.WRITE, data: new TextEncoder().encode('GPL\0') }],
-    symbols: [{ name: 'cls', section: 'classifier', value: 0, size: text.length, type: STT.FUNC, bind: STB.GLOBAL }, { name: 'rb', section: 'maps', value: 0, size: 20 }],
-    relocations: [{ target: 'classifier', offset: ldMap * 8, symbol: 'rb', type: 1 /* R_BPF_64_64 */ }],
-  });
-}
+const elf = (code: Insn[], ldMap: number): Uint8Array => legacyMapClassifier(code, { name: 'rb', type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: RB_SIZE }, ldMap);
 
 /** Reserve `size` bytes with `flags`; a record is submitted at once. Returns 1 for a record, 0 for NULL. */
 function reserve(size: bigint, flags: bigint): Uint8Array {
   return elf([
     ...I.ldImm64(1, 0), // r1 = &rb
-    ...ld64(2, size),
-    ...ld64(3, flags),
+    ...I.ld64(2, size),
+    ...I.ld64(3, flags),
     I.call(131), // bpf_ringbuf_reserve
     [0x15, 0, 0, 4, 0], // if r0 == 0 goto exit (r0 = 0)
     [0xbf, 1, 0, 0, 0], // r1 = r0
@@ -59,8 +43,8 @@ function output(size: bigint, flags: bigint, from: 'stack' | 'scalar'): Uint8Arr
     [0x7a, 10, 0, -8, 0],
     ...I.ldImm64(1, 0), // r1 = &rb
     ...(from === 'stack' ? [[0xbf, 2, 10, 0, 0], [0x07, 2, 0, 0, -16]] as Insn[] : [I.movImm(2, 0x1234), I.movImm(0, 0)]),
-    ...ld64(3, size),
-    ...ld64(4, flags),
+    ...I.ld64(3, size),
+    ...I.ld64(4, flags),
     I.call(130), // bpf_ringbuf_output (instruction OUTPUT_CALL)
     I.exit(),
   ], 2);

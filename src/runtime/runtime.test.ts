@@ -15,7 +15,7 @@ import { RuntimeFault } from '../errors.js';
 import { compile } from './compiler.js';
 import type { Kind } from './codegen-kinds.js';
 import type { Linked } from './interpreter.js';
-import { buildElf, I, insns, SHF, STB, STT } from '../elf/test-support/elf-builder.js';
+import { I, legacyMapClassifier } from '../elf/test-support/elf-builder.js';
 
 const corpus = packetCorpus();
 const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'none');
@@ -189,22 +189,15 @@ test('reader batches are leased: the next batch writes into the same slabs, the 
  * hand-built ELF).
  */
 function badPointerOutput(flags = 0xffffffffn, r1 = 'ctx' as 'ctx' | 'zero'): Uint8Array {
-  const ev = new Uint8Array(20);
-  new Uint32Array(ev.buffer).set([MapType.PERF_EVENT_ARRAY, 4, 4, 2, 0]);
-  const code = insns(
+  return legacyMapClassifier([
     ...I.ldImm64(2, 0), // r2 = &ev (relocated)
-    ...I.ldImm64(3, 0).map((x, k) => [x[0], 3, 0, 0, Number(k === 0 ? flags & 0xffffffffn : flags >> 32n) | 0] as [number, number, number, number, number]),
+    ...I.ld64(3, flags),
     [0xb7, 4, 0, 0, 0x1234], // r4 = a scalar, not a pointer
     [0xb7, 5, 0, 0, 8],
-    ...(r1 === 'zero' ? [[0xb7, 1, 0, 0, 0] as [number, number, number, number, number]] : []),
+    ...(r1 === 'zero' ? [I.movImm(1, 0)] : []),
     I.call(25), // bpf_perf_event_output(r1, ...)
     I.exit(),
-  );
-  return buildElf({
-    sections: [{ name: 'classifier', flags: SHF.ALLOC | SHF.EXECINSTR, data: code }, { name: 'maps', flags: SHF.ALLOC | SHF.WRITE, data: ev }, { name: 'license', flags: SHF.ALLOC | SHF.WRITE, data: new TextEncoder().encode('GPL\0') }],
-    symbols: [{ name: 'cls', section: 'classifier', value: 0, size: code.length, type: STT.FUNC, bind: STB.GLOBAL }, { name: 'ev', section: 'maps', value: 0, size: 20 }],
-    relocations: [{ target: 'classifier', offset: 0, symbol: 'ev', type: 1 /* R_BPF_64_64 */ }],
-  });
+  ], { name: 'ev', type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 2 }, 0);
 }
 
 for (const mode of ['compiled', 'interpreter'] as const) {

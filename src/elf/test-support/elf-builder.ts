@@ -202,9 +202,17 @@ export function insns(...list: [number, number, number, number, number][]): Uint
   return b;
 }
 
+/** One eBPF instruction: [opcode, dst, src, off, imm]. */
+export type Insn = [number, number, number, number, number];
+
 /** Common instructions. */
 export const I = {
   movImm: (dst: number, imm: number): [number, number, number, number, number] => [0xb7, dst, 0, 0, imm],
+  /** ld_imm64 of a 64-bit constant. */
+  ld64: (dst: number, v: bigint): Insn[] => [
+    [0x18, dst, 0, 0, Number(BigInt.asIntN(32, v))],
+    [0, 0, 0, 0, Number(BigInt.asIntN(32, v >> 32n))],
+  ],
   exit: (): [number, number, number, number, number] => [0x95, 0, 0, 0, 0],
   call: (imm: number, src = 0): [number, number, number, number, number] => [0x85, 0, src, 0, imm],
   ldImm64: (dst: number, imm: number, src = 0): [number, number, number, number, number][] => [
@@ -212,3 +220,18 @@ export const I = {
     [0, 0, 0, 0, 0],
   ],
 };
+
+/**
+ * An object with one classifier `cls` (`code`) and one iproute2 legacy map `name` (type, key and value
+ * sizes, max entries), which the ld_imm64 at instruction `ldMapAt` loads.
+ */
+export function legacyMapClassifier(code: Insn[], map: { name: string; type: number; keySize: number; valueSize: number; maxEntries: number }, ldMapAt: number): Uint8Array {
+  const def = new Uint8Array(20);
+  new Uint32Array(def.buffer).set([map.type, map.keySize, map.valueSize, map.maxEntries, 0]);
+  const text = insns(...code);
+  return buildElf({
+    sections: [{ name: 'classifier', flags: SHF.ALLOC | SHF.EXECINSTR, data: text }, { name: 'maps', flags: SHF.ALLOC | SHF.WRITE, data: def }, { name: 'license', flags: SHF.ALLOC | SHF.WRITE, data: new TextEncoder().encode('GPL\0') }],
+    symbols: [{ name: 'cls', section: 'classifier', value: 0, size: text.length, type: STT.FUNC, bind: STB.GLOBAL }, { name: map.name, section: 'maps', value: 0, size: 20 }],
+    relocations: [{ target: 'classifier', offset: ldMapAt * 8, symbol: map.name, type: 1 /* R_BPF_64_64 */ }],
+  });
+}
