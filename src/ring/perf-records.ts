@@ -4,7 +4,7 @@
  * [tail, head) out in one block (reassembling the wrap), parse whole records from the copy and only
  * then move data_tail, so the kernel can never overwrite bytes that are still being read.
  */
-import { spanToParse } from './ring-position.js';
+import { spanToParse, shownPosition } from './ring-position.js';
 import { BadInputError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 import type { LostSink } from './loss-report.js';
@@ -19,7 +19,7 @@ export const MMAP_PAGE = { DATA_HEAD: 1024, DATA_TAIL: 1032, DATA_OFFSET: 1040, 
 export function linearize(ring: Uint8Array, tail: number, head: number): Uint8Array {
   const size = ring.byteLength;
   const len = head - tail;
-  if (len < 0 || len > size) throw new BadInputError(`perf ring: head ${head} and tail ${tail} are ${len} bytes apart in a ring of ${size}`);
+  if (len < 0 || len > size) throw new BadInputError(`perf ring: head ${shownPosition(head)} and tail ${shownPosition(tail)} are ${len} bytes apart in a ring of ${size}`);
   const out = allocUnsafe(len);
   const start = tail & (size - 1);
   const first = Math.min(len, size - start);
@@ -218,7 +218,7 @@ export function parsePerfInRing(
     const type = u32[w]!;
     const recSize = u32[w + 1]! >>> 16;
     if (recSize < 8 || (recSize & 7) !== 0 || recSize > avail - taken) {
-      throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: record size ${recSize} does not fit (${avail - taken} bytes left)`);
+      throw new BadInputError(`corrupt perf ring record at position ${shownPosition(tail + taken)}: record size ${recSize} does not fit (${avail - taken} bytes left)`);
     }
     if (o + recSize > size) {
       // Straddles the end of the ring: reassemble this one record.
@@ -226,8 +226,8 @@ export function parsePerfInRing(
       b.n = n;
       b.bytes += bytes;
       bytes = 0;
-      const p = tail + taken;
-      const copy = linearize(ring, p, p + recSize);
+      // (offsets, not positions: floating-point arithmetic in this loop made V8 box numbers per record)
+      const copy = linearize(ring, o, o + recSize);
       parsePerfInto(copy, timestamps, b, b.segment(copy, cpu, slot, false), cpu, slot, lost);
       n = from = b.n;
       ({ off, len, tsLo, tsHi } = b);
@@ -241,14 +241,14 @@ export function parsePerfInRing(
       const raw = u32[q]!;
       const start = (q + 1) << 2;
       if (raw > o + recSize - start) {
-        throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: raw size ${raw} exceeds the record (${recSize} bytes)`);
+        throw new BadInputError(`corrupt perf ring record at position ${shownPosition(tail + taken)}: raw size ${raw} exceeds the record (${recSize} bytes)`);
       }
       off[n] = start;
       len[n] = raw;
       n++;
       bytes += raw;
     } else if (type === PERF_RECORD_LOST) {
-      if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${tail + taken}: lost record of ${recSize} bytes`);
+      if (recSize < 24) throw new BadInputError(`corrupt perf ring record at position ${shownPosition(tail + taken)}: lost record of ${recSize} bytes`);
       lost.add(slot, cpu, u32[w + 4]! + u32[w + 5]! * 4294967296);
     }
     taken += recSize;

@@ -15,7 +15,7 @@ import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_SET_OUTPUT } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
 import type { LostSink } from './loss-report.js';
-import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -88,8 +88,8 @@ export class PerfRing {
     this.data = new Uint8Array(this.mapping.buffer, dataOffset, dataSize);
     this.words = new Uint32Array(this.mapping.buffer, dataOffset, dataSize / 4);
     const meta = this.meta;
-    const tail = Number(Atomics.load(meta, MMAP_PAGE.DATA_TAIL / 8));
-    this.cursor = new ConsumerCursor(tail, dataSize - 1, (p) => Atomics.store(meta, MMAP_PAGE.DATA_TAIL / 8, BigInt(p)), 'perf ring');
+    const tail = fromKernel(Atomics.load(meta, MMAP_PAGE.DATA_TAIL / 8));
+    this.cursor = new ConsumerCursor(tail, dataSize - 1, (p) => Atomics.store(meta, MMAP_PAGE.DATA_TAIL / 8, toKernel(p)), 'perf ring');
   }
 
   enable(): void {
@@ -104,10 +104,15 @@ export class PerfRing {
     return this.eagerFd === undefined ? [this.fd] : [this.fd, this.eagerFd];
   }
 
+  /** data_head, an acquire load (positions are counted from POSITION_BIAS: ring-position.ts). */
+  private head(): number {
+    return fromKernel(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
+  }
+
   /** Bytes written by the kernel and not read yet. */
   pending(): number {
     if (this.closed) return 0;
-    return Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8)) - this.cursor.pos;
+    return this.head() - this.cursor.pos;
   }
 
   /**
@@ -121,7 +126,7 @@ export class PerfRing {
     const c = this.cursor;
     c.checkFree();
     const tail = c.pos;
-    const head = Number(Atomics.load(this.meta, MMAP_PAGE.DATA_HEAD / 8));
+    const head = this.head();
     const n = head - tail;
     if (n <= 0) return 0;
     if (lease) {

@@ -2,55 +2,131 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
-// In a child with V8's natives: parsePerfInRing optimised on rings of samples only, then given a ring
-// with a PERF_RECORD_LOST. Unprimed, the optimised code has no feedback for the lost record's path and
-// is thrown away (the control); primed, it stays optimised.
+// In a child with V8's natives: a parser optimised by V8 on the steady traffic of a reader keeping up
+// (samples only, drains well under their limit), then given what a reader meets on its first loss or
+// backlog. Unprimed, the optimised code has no feedback for that path and is thrown away (the control);
+// primed, it stays optimised. Positions are counted as the readers count them (POSITION_BIAS).
 const child = `
 const dir = ${JSON.stringify(new URL('.', import.meta.url).href)};
 const { parsePerfInRing } = await import(dir + 'perf-records.ts');
+const { parseRingbufInRing, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } = await import(dir + 'ringbuf-records.ts');
 const { PerfRingWriter } = await import(dir + 'perf-ring-writer.ts');
 const { primeRingPaths } = await import(dir + 'prime.ts');
+const { POSITION_BIAS } = await import(dir + 'ring-position.ts');
 const { BatchBuilder } = await import(dir + 'batch-builder.ts');
 const { LossReport, RingLosses } = await import(dir + 'loss-report.ts');
-if (process.argv.includes('prime')) primeRingPaths();
-const optimized = new Function('f', 'return (%GetOptimizationStatus(f) & 16) !== 0');
-const prepare = new Function('f', '%PrepareFunctionForOptimization(f)');
-const optimizeNext = new Function('f', '%OptimizeFunctionOnNextCall(f)');
+const [scenario, prime] = process.argv.slice(-2);
+if (prime === 'prime') primeRingPaths();
+const optimized = (f) => (%GetOptimizationStatus(f) & 16) !== 0;
 const stats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
 const b = new BatchBuilder(undefined, true);
 const sink = new RingLosses(new LossReport(undefined, undefined), stats, b, () => undefined);
-// records: 's' a sample, 'l' a lost record (PerfRingWriter.write)
-const parse = (records) => {
-  const w = new PerfRingWriter(4096, 0).write(records);
-  parsePerfInRing(w.ring, new Uint32Array(w.ring.buffer), 0, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink);
+// a perf ring of records by letter ('s' a sample, 'l' a lost record: PerfRingWriter.write)
+// (from: the kernel's position of the first record)
+const perf = (records, limit, from = 0, bias = POSITION_BIAS) => {
+  const w = new PerfRingWriter(4096, bias + from).write(records);
+  parsePerfInRing(w.ring, new Uint32Array(w.ring.buffer), bias + from, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink, limit);
   return b.take();
 };
-const samples = 's'.repeat(100);
-prepare(parsePerfInRing);
-for (let i = 0; i < 10; i++) parse(samples);
-optimizeNext(parsePerfInRing);
-parse(samples);
-const before = optimized(parsePerfInRing);
-const batch = parse('sls');
-console.log(JSON.stringify({ before, after: optimized(parsePerfInRing), lost: batch.lostCount, statsLost: stats.lost }));
+// a doubly mapped ring buffer of 4 KiB, its records by letter ('c' committed, 'd' discarded, 'b' busy)
+const ringbuf = (records, limit) => {
+  const words = new Int32Array(2048);
+  for (let i = 0; i < records.length; i++) {
+    const flag = records[i] === 'b' ? RINGBUF_BUSY_BIT : records[i] === 'd' ? RINGBUF_DISCARD_BIT : 0;
+    words[i * 4] = words[i * 4 + 1024] = (4 | flag) | 0;
+  }
+  parseRingbufInRing(words, 4096, POSITION_BIAS, POSITION_BIAS + records.length * 16, b, b.segment(new Uint8Array(words.buffer), 0, undefined, true), 0, limit);
+  return b.take();
+};
+const scenarios = {
+  // the first PERF_RECORD_LOST
+  lost: [parsePerfInRing, () => perf('s'.repeat(100), 1 << 20), () => perf('sls', 1 << 20)],
+  // the first drain of a perf ring that stops at its limit (a reader behind)
+  'perf limit': [parsePerfInRing, () => perf('s'.repeat(100), 1 << 20), () => perf('s'.repeat(100), 100)],
+  // the ring's positions pass 2^31 (2 GiB read): as the readers count them, and as the kernel does (control)
+  crossing: [parsePerfInRing, () => perf('s'.repeat(100), 1 << 20, 4096), () => perf('s'.repeat(100), 1 << 20, 2 ** 31 + 4096)],
+  'crossing, unbiased': [parsePerfInRing, () => perf('s'.repeat(100), 1 << 20, 4096, 0), () => perf('s'.repeat(100), 1 << 20, 2 ** 31 + 4096, 0)],
+  // the first ring buffer drain that stops at its limit
+  'ringbuf limit': [parseRingbufInRing, () => ringbuf('c'.repeat(100), 1 << 20), () => ringbuf('c'.repeat(100), 100)],
+  // the first discarded record, then the first busy one
+  'ringbuf discard': [parseRingbufInRing, () => ringbuf('c'.repeat(100), 1 << 20), () => ringbuf('cdcb', 1 << 20)],
+};
+if (scenario === 'allocation') {
+  // records parsed in place at full size, counting the collections: nothing may be allocated per record
+  let gcs = 0;
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  new PerformanceObserver((l) => (gcs += l.getEntries().length)).observe({ entryTypes: ['gc'] });
+  const w = new PerfRingWriter(1 << 16, POSITION_BIAS).write('s'.repeat(4000));
+  const u32 = new Uint32Array(w.ring.buffer);
+  for (let i = 0; i < 2000; i++) {
+    parsePerfInRing(w.ring, u32, POSITION_BIAS, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink, 1 << 20);
+    b.takeLeased(() => undefined);
+    b.releaseLease();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  console.log(JSON.stringify({ gcs, records: 2000 * 4000 }));
+  process.exit(0);
+}
+const [f, steady, rare] = scenarios[scenario];
+// (V8 optimises in the background: run until it has)
+for (let i = 0; i < 100000 && !optimized(f); i++) steady();
+const before = optimized(f);
+const batch = rare();
+console.log(JSON.stringify({ before, after: optimized(f), length: batch.length, lost: batch.lostCount, statsLost: stats.lost }));
 `;
 
-function run(prime: boolean): { before: boolean; after: boolean; lost: number; statsLost: number } {
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', child, ...(prime ? ['prime'] : [])], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { before: boolean; after: boolean; lost: number; statsLost: number };
+interface Outcome {
+  before: boolean;
+  after: boolean;
+  length: number;
+  lost: number;
+  statsLost: number;
 }
 
-test('a first PERF_RECORD_LOST deoptimises the unprimed parser (control)', () => {
-  const r = run(false);
-  assert.equal(r.before, true);
-  assert.equal(r.after, false);
-  assert.equal(r.lost, 1);
+/**
+ * (--no-lazy-feedback-allocation: V8 otherwise gives a function its feedback only after some calls, and
+ * a parser optimised before its small helpers have any does not inline them, nor deopt in them.)
+ */
+function run(scenario: string, prime: boolean): Outcome {
+  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-lazy-feedback-allocation', '--import', 'tsx', '--input-type=module', '-e', child, scenario, prime ? 'prime' : 'none'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Outcome;
+}
+
+test('positions counted from POSITION_BIAS: the parser stays optimised when the ring passes 2 GiB; counted from 0 it does not (control)', () => {
+  const biased = run('crossing', false);
+  assert.deepEqual([biased.before, biased.after, biased.length], [true, true, 100]);
+  const unbiased = run('crossing, unbiased', false);
+  assert.deepEqual([unbiased.before, unbiased.after, unbiased.length], [true, false, 100]);
 });
 
-test('primed, the parser stays optimised through its first PERF_RECORD_LOST, and counts it', () => {
-  const r = run(true);
-  assert.equal(r.before, true);
-  assert.equal(r.after, true);
-  assert.equal(r.lost, 1);
-  assert.equal(r.statsLost, 1);
+test('primed, the perf parser allocates nothing per record (8 M records in place: a box per record would be 128 MB)', () => {
+  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', child, 'allocation', 'prime'], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as { gcs: number; records: number };
+  assert.equal(r.records, 8_000_000);
+  assert.ok(r.gcs <= 3, `${r.gcs} collections`);
 });
+
+for (const [scenario, what, counts] of [
+  ['lost', 'its first PERF_RECORD_LOST', { length: 2, lost: 1 }],
+  ['perf limit', 'its first drain that stops at the limit', { length: 7, lost: 0 }],
+  ['ringbuf limit', 'its first drain that stops at the limit', { length: 7, lost: 0 }],
+  ['ringbuf discard', 'its first discarded and busy records', { length: 2, lost: 0 }],
+] as const) {
+  const parser = scenario.startsWith('ringbuf') ? 'the ring buffer parser' : 'the perf parser';
+  test(`${scenario}: unprimed, ${parser} is deoptimised by ${what} (control)`, () => {
+    const r = run(scenario, false);
+    assert.equal(r.before, true);
+    assert.equal(r.after, false);
+    assert.equal(r.length, counts.length);
+    assert.equal(r.lost, counts.lost);
+  });
+
+  test(`${scenario}: primed, ${parser} stays optimised through ${what}, and reads it right`, () => {
+    const r = run(scenario, true);
+    assert.equal(r.before, true);
+    assert.equal(r.after, true);
+    assert.equal(r.length, counts.length);
+    assert.equal(r.lost, counts.lost);
+    if (scenario === 'lost') assert.equal(r.statsLost, 1);
+  });
+}

@@ -4,16 +4,24 @@
  * that reaches one gives up there: the first PERF_RECORD_LOST, or the first loss notice in a batch, sent
  * a reader at full rate back to V8's interpreter, about ten times slower per event, until the code was
  * optimised again some 100 ms later; the ring overflowed meanwhile and a loss of 70 k samples became
- * one of 1.4 M (bench/README, 4 December). primeRingPaths() runs each such path, on small synthetic
- * rings, with objects of the classes the readers use, when the first reader of the process opens.
+ * one of 1.4 M (bench/README, 4 December). So did the first drain that stopped at its limit (half a
+ * ring, a reader behind after a stall: the moment speed matters most), and the first drain that found
+ * nothing. primeRingPaths() runs each such path, on small synthetic rings, with objects of the classes
+ * the readers use and positions counted as theirs are (POSITION_BIAS), when the first reader of the
+ * process opens.
  */
 import { BatchBuilder } from './batch-builder.js';
 import { LossReport, RingLosses } from './loss-report.js';
 import { parsePerfInRing } from './perf-records.js';
+import { parseRingbufInRing, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './ringbuf-records.js';
 import { PerfRingWriter } from './perf-ring-writer.js';
+import { ConsumerCursor, POSITION_BIAS } from './ring-position.js';
+import { takeBatch } from './reader-batch.js';
+import type { PerfRing } from './perf-ring.js';
 import type { EventBatch } from './batch.js';
 import { eventIterator } from './event-iterator.js';
 import type { ReaderStats } from './types.js';
+import { newReaderStats } from './reader-stats.js';
 
 let primed = false;
 const PRIME_ROUNDS = 16;
@@ -29,7 +37,7 @@ function touch(batch: EventBatch): number {
 export function primeRingPaths(): void {
   if (primed) return;
   primed = true;
-  const stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
+  const stats: ReaderStats = newReaderStats();
   const b = new BatchBuilder(undefined, true);
   const sink = new RingLosses(new LossReport(undefined, undefined), stats, b, () => undefined);
   // V8 gives a function its feedback vector only after some calls (8 in Node 20): until then nothing is
@@ -49,17 +57,28 @@ async function primeIterator(batches: EventBatch[]): Promise<void> {
 /** One round of the paths; returns a batch with samples and both kinds of loss notice. */
 function primeOnce(b: BatchBuilder, sink: RingLosses): EventBatch {
   // in place: a lost record between samples; then records straddling the ring's end (copied out and
-  // parsed by parsePerfInto), a lost one among them
-  for (const [tail, records] of [
-    [0, 'slss'],
-    [100, 'slsl'],
-    [120, 'ssl'],
+  // parsed by parsePerfInto), a lost one among them; then a drain that stops at its limit
+  for (const [tail, records, limit] of [
+    [0, 'slss', Infinity],
+    [100, 'slsl', Infinity],
+    [120, 'ssl', Infinity],
+    [40, 'ssss', 30],
   ] as const) {
-    const w = new PerfRingWriter(128, tail).write(records);
-    parsePerfInRing(w.ring, new Uint32Array(w.ring.buffer), tail, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink);
+    const w = new PerfRingWriter(128, POSITION_BIAS + tail).write(records);
+    parsePerfInRing(w.ring, new Uint32Array(w.ring.buffer), POSITION_BIAS + tail, w.head, false, b, b.segment(w.ring, 0, 0, true), 0, 0, sink, limit);
     touch(b.takeLeased(() => undefined, () => undefined));
     b.releaseLease();
   }
+  // a ring buffer in place: committed, discarded and busy records, all of them, then up to a limit
+  const rb = ringbufWords('cdcb');
+  for (const limit of [Infinity, 20]) {
+    parseRingbufInRing(rb, RB_SIZE, POSITION_BIAS + RB_SIZE, POSITION_BIAS + 2 * RB_SIZE, b, b.segment(new Uint8Array(rb.buffer), 0, undefined, true), 0, limit);
+    touch(b.takeLeased(() => undefined, () => undefined));
+    b.releaseLease();
+  }
+  // drains that found nothing, or only discarded records, from rings of both kinds of array
+  const cursor = new ConsumerCursor(POSITION_BIAS, RB_SIZE - 1, () => undefined, 'primed ring');
+  for (const read of [[], [{ cursor } as unknown as PerfRing]]) takeBatch(b, read, true, undefined, false, undefined, true);
   // a ring buffer reader's notice from the drop counters (no slot), beside a perf one
   const drops = new LossReport({ read: () => new Map([[0, 1n]]), close: () => undefined }, undefined);
   drops.poll(b.lost);
@@ -67,4 +86,20 @@ function primeOnce(b: BatchBuilder, sink: RingLosses): EventBatch {
   const batch = b.take();
   touch(batch);
   return batch;
+}
+
+/** The ring buffer of the primed paths: records of 16 bytes. */
+const RB_SIZE = 64;
+
+/**
+ * A doubly mapped ring buffer of RB_SIZE bytes full of records by letter: 'c' committed, 'd'
+ * discarded, 'b' busy (4 bytes of data each).
+ */
+function ringbufWords(records: string): Int32Array {
+  const words = new Int32Array(RB_SIZE / 2);
+  for (let i = 0; i < records.length; i++) {
+    const flag = records[i] === 'b' ? RINGBUF_BUSY_BIT : records[i] === 'd' ? RINGBUF_DISCARD_BIT : 0;
+    words[i * 4] = words[i * 4 + RB_SIZE / 4] = (4 | flag) | 0;
+  }
+  return words;
 }

@@ -19,13 +19,14 @@ import { ReaderPace } from './reader-pace.js';
 import { WakeupMode } from './wakeup-mode.js';
 import { eventIterator } from './event-iterator.js';
 import { diag, type ReaderDrainMessage } from '../diagnostics.js';
+import { newReaderStats } from './reader-stats.js';
 
 const CPU_CHECK_MS = 1000;
 /** Drop counters (bpfpipe.h) are read every flushMs but at most every 10 ms: a cold read costs 20–90 µs. */
 const DROPS_MIN_MS = 10;
 
 export class EventReader implements AsyncIterable<RingEvent> {
-  readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
+  readonly stats: ReaderStats = newReaderStats();
   readonly kind: 'perf' | 'ringbuf';
   private readonly parts: ReaderParts;
   private readonly perfRings: PerfRing[];
@@ -141,10 +142,11 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const read: (PerfRing | RingbufRing)[] = [];
     // A leased batch holds its rings' space until released: at most half a ring at a time (a default
     // watermark's wake-up is one batch), so a backlog's space comes back a part at a time; a ring that
-    // had more is drained again at once (due).
+    // had more is drained again at once (due). (Without a branch of its own: code V8 has never run in
+    // an optimised drain sends the reader back to the interpreter, here at the first backlog.)
     const took = (ring: PerfRing | RingbufRing, n: number, limit: number) => {
       if (n > 0) read.push(ring);
-      if (n >= limit) this.due = true;
+      this.due = this.due || n >= limit;
     };
     for (const ring of this.perfRings) {
       const limit = lease ? ring.size >>> 1 : Infinity;

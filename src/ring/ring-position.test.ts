@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConsumerCursor, positionAfter } from './ring-position.js';
+import { ConsumerCursor, positionAfter, POSITION_BIAS, MAX_RING_BYTES, fromKernel, toKernel, shownPosition } from './ring-position.js';
 
 test('positionAfter: the position past a record, from an offset in the ring, across wraps and the double mapping', () => {
   const size = 4096;
@@ -44,4 +44,17 @@ test('ConsumerCursor: a lease blocks reading, hands back part by part then the r
   c.moveTo(4096 * 5);
   assert.deepEqual(published, [4096 * 3 + 504, 4096 * 3 + 900, 4096 * 4]);
   assert.equal(c.pos, 4096 * 5);
+});
+
+test('positions counted from POSITION_BIAS: never small integers, the same offsets in every ring, and back to the kernel exactly', () => {
+  for (const k of [0n, 4096n, 2n ** 31n - 8n, 2n ** 31n + 8n, 2n ** 40n + 24n]) {
+    const p = fromKernel(k);
+    assert.ok(p >= 2 ** 32, `${k}`);
+    assert.equal(toKernel(p), k);
+    assert.equal(shownPosition(p), Number(k));
+    // offsets in the largest ring (and so in every smaller one): the kernel's
+    assert.equal(p % MAX_RING_BYTES, Number(k % BigInt(MAX_RING_BYTES)));
+    assert.equal(p & (MAX_RING_BYTES - 1), Number(k % BigInt(MAX_RING_BYTES)));
+  }
+  assert.equal(POSITION_BIAS % MAX_RING_BYTES, 0);
 });

@@ -13,6 +13,32 @@ import { BadInputError } from '../errors.js';
 export const MAX_RING_BYTES = 2 ** 31;
 
 /**
+ * The readers count ring positions (perf data_head/data_tail, ring buffer producer/consumer positions)
+ * from 2^32 instead of 0. V8 compiles a reader's arithmetic for the kinds of numbers it has seen: for
+ * positions that start at 0, small integers, and once a ring has passed 2 GiB (3 s of a perf ring at
+ * full rate) they no longer are, the compiled code is thrown away and the reader runs in V8's
+ * interpreter, several times slower, while the ring fills (bench/README, 4 December: 793 k of 40 M
+ * events lost at the crossing). Counted from 2^32, positions are floating point from the first batch.
+ * A multiple of every ring size: offsets in the ring, and distances, are the same either way.
+ */
+export const POSITION_BIAS = 2 ** 32;
+
+/** A position the kernel wrote (data_head, producer_pos, ...) as the readers count it. */
+export function fromKernel(p: bigint): number {
+  return Number(p) + POSITION_BIAS;
+}
+
+/** A reader's position as the kernel counts it (data_tail, consumer_pos). */
+export function toKernel(p: number): bigint {
+  return BigInt(p - POSITION_BIAS);
+}
+
+/** A position for messages: as the kernel counts it. */
+export function shownPosition(p: number): number {
+  return p >= POSITION_BIAS ? p - POSITION_BIAS : p;
+}
+
+/**
  * The bytes an in-place parse of [from, to) in a ring of `size` bytes may take: all of them, or about
  * `limit` (the parse stops at the end of the record that reaches it), as a uint32. Throws when the
  * ring is too large for the parsers or the positions are more than a ring apart (or backwards).
@@ -20,7 +46,7 @@ export const MAX_RING_BYTES = 2 ** 31;
  */
 export function spanToParse(what: string, size: number, from: number, to: number, limit: number): number {
   if (size > MAX_RING_BYTES) throw new BadInputError(`${what} of ${size} bytes: the parser takes rings of up to ${MAX_RING_BYTES} bytes`);
-  if (to - from > size || to < from) throw new BadInputError(`${what}: positions ${from} and ${to} are ${to - from} bytes apart in a ring of ${size}`);
+  if (to - from > size || to < from) throw new BadInputError(`${what}: positions ${shownPosition(from)} and ${shownPosition(to)} are ${to - from} bytes apart in a ring of ${size}`);
   const avail = (to - from) >>> 0; // (at most the size: exact as a uint32)
   return limit < avail ? Math.ceil(limit) >>> 0 : avail;
 }

@@ -5,7 +5,7 @@
  * u32 page offset, then the data, padded to 8 bytes. The consumer stops at the first BUSY record.
  */
 import { BadInputError } from '../errors.js';
-import { spanToParse } from './ring-position.js';
+import { spanToParse, shownPosition } from './ring-position.js';
 import { allocUnsafe } from './perf-records.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -41,7 +41,7 @@ export function scanRingbuf(cons: number, prod: number, mask: number, loadLen: (
     const dataLen = len & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     const total = ringbufRecordSize(dataLen);
     if (total > size || pos + total > prod) {
-      throw new BadInputError(`corrupt ring buffer record at position ${pos}: length ${dataLen} does not fit (${prod - pos} bytes produced)`);
+      throw new BadInputError(`corrupt ring buffer record at position ${shownPosition(pos)}: length ${dataLen} does not fit (${prod - pos} bytes produced)`);
     }
     if (len & RINGBUF_DISCARD_BIT) discarded++;
     else records++;
@@ -161,7 +161,7 @@ export function parseRingbufInRing(
     const dataLen = hdr & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
     const total = (dataLen + RINGBUF_HDR_SZ + 7) & ~7;
     if (total > avail - taken) {
-      throw new BadInputError(`corrupt ring buffer record at position ${cons + taken}: length ${dataLen} does not fit (${avail - taken} bytes produced)`);
+      throw new BadInputError(`corrupt ring buffer record at position ${shownPosition(cons + taken)}: length ${dataLen} does not fit (${avail - taken} bytes produced)`);
     }
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
       off[n] = o + RINGBUF_HDR_SZ - base;

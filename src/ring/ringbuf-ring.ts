@@ -6,7 +6,7 @@
 import { kernel, pageSize, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
-import { ConsumerCursor, MAX_RING_BYTES } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
 import { NotSupportedError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -54,12 +54,12 @@ export class RingbufRing {
     this.data = new Uint8Array(this.producerMap.buffer, page, 2 * size);
     this.words = new Int32Array(this.producerMap.buffer, page, (2 * size) / 4);
     const consumerPos = this.consumerPos;
-    this.cursor = new ConsumerCursor(Number(Atomics.load(consumerPos, 0)), this.mask, (p) => Atomics.store(consumerPos, 0, BigInt(p)), 'ring buffer');
+    this.cursor = new ConsumerCursor(fromKernel(Atomics.load(consumerPos, 0)), this.mask, (p) => Atomics.store(consumerPos, 0, toKernel(p)), 'ring buffer');
   }
 
   pending(): number {
     if (this.closed) return 0;
-    return Number(Atomics.load(this.producerPos, 0)) - this.cursor.pos;
+    return fromKernel(Atomics.load(this.producerPos, 0)) - this.cursor.pos;
   }
 
   /**
@@ -73,7 +73,7 @@ export class RingbufRing {
     const c = this.cursor;
     c.checkFree();
     const cons = c.pos;
-    const prod = Number(Atomics.load(this.producerPos, 0));
+    const prod = fromKernel(Atomics.load(this.producerPos, 0));
     if (prod === cons) return 0;
     if (lease) {
       const seg = b.segment(this.data, 0, undefined, true);

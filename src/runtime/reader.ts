@@ -13,9 +13,10 @@ import type { ReaderStats, RingEvent } from '../ring/types.js';
 import { PerfEventArrayMap, RingbufMap, type RuntimeMap } from './maps.js';
 import { RecordRing, type DrainOrder } from './record-ring.js';
 import { diag } from '../diagnostics.js';
+import { newReaderStats } from '../ring/reader-stats.js';
 
 export class RuntimeReader implements AsyncIterable<RingEvent> {
-  readonly stats: ReaderStats = { received: 0, lost: 0, bytes: 0, batches: 0, wakeups: 0 };
+  readonly stats: ReaderStats = newReaderStats();
   /** Perf event array: the ring of each slot read (by slot); ring buffer: `rb`. */
   private readonly bySlot: (RecordRing | undefined)[] = [];
   private readonly rb: RecordRing | undefined;
