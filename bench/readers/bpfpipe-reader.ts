@@ -31,7 +31,13 @@ const reader = await openEvents(map, {
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
 });
 map.close();
-process.on('SIGUSR1', () => void reader.close());
+// BENCH_MARKS=1: a line on stdout where the measured window starts and ends (to place V8's traces,
+// e.g. BENCH_NODE_ARGS=--trace-opt with BENCH_TEE=1, in it)
+const mark = (what: string) => void (process.env.BENCH_MARKS && console.log(`-- ${what} --`));
+process.on('SIGUSR1', () => {
+  mark('closing');
+  void reader.close();
+});
 let received = 0;
 let lost = 0;
 let bytes = 0;
@@ -81,6 +87,7 @@ let t0 = process.hrtime.bigint();
 let measuredFrom = performance.now();
 // SIGUSR2 ends the warm-up: count from here.
 process.on('SIGUSR2', () => {
+  mark('measuring');
   received = lost = bytes = batchCount = total[0] = 0;
   lat.length = 0;
   if (gaps) gaps.length = gcs.length = 0;
