@@ -1,7 +1,8 @@
 /**
  * The benchmarks: for each row, the C baseline (libbpf) and bpfpipe read the same BPF_PROG_TEST_RUN
  * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
- * run and a summary line per row with the medians and the bpfpipe/libbpf ratios.
+ * run and a summary line per row with the medians and the bpfpipe/libbpf ratios (of the medians, and `paired`: the
+ * median of the rounds' own ratios).
  *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
  *   (ringbuf-poll: only the ring buffer's no-wake-up row)
  *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
@@ -65,6 +66,9 @@ async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row
     bpfpipe: { eventsPerSec: bm.eventsPerSec, lost: bm.lost, dropped: bm.dropped, readerCpuNsPerEvent: bm.readerCpuNsPerEvent, ...(bm.latencyUs ? { latencyUs: bm.latencyUs } : {}) },
     ratio: {
       eventsPerSec: Math.round((bm.eventsPerSec / cm.eventsPerSec) * 1000) / 1000,
+      // the median of each round's own ratio (libbpf's run, then bpfpipe's): the VM's phases change
+      // between rounds, and a round's two runs share its phase more than the medians of all do
+      paired: Math.round(median(bs.map((r, i) => r.eventsPerSec / cs[i]!.eventsPerSec), (x) => x) * 1000) / 1000,
       readerCpu: cm.readerCpuNsPerEvent ? Math.round((bm.readerCpuNsPerEvent / cm.readerCpuNsPerEvent) * 100) / 100 : null,
     },
     // runs that lost events: by the reader's count or, for readers that cannot see them, the program's
@@ -87,6 +91,17 @@ try {
           async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
         );
       }
+    }
+    // the target row with the reader's thread under SCHED_FIFO too: a SCHED_IDLE helper picked while
+    // the reader's thread is preempted cannot keep the CPU for a tick (bench/README, 4 December)
+    if (perfPages.includes(1024) && perfSizes.includes(64)) {
+      obj.setGlobal('event_size', 64);
+      const nameRt = 'perf 64 B, 1024 pages/CPU, realtime';
+      await compare(
+        nameRt,
+        async () => measure(obj, nameRt, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', N),
+        async () => measure(obj, nameRt, 'bpfpipe batches(), idleOtherThreads({ realtime: true })', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, '1024'], { BENCH_IDLE_OTHERS: 'realtime' }), 'perf_bench', N),
+      );
     }
   }
   if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {
