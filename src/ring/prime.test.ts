@@ -15,6 +15,7 @@ const { primeRingPaths } = await import(dir + 'prime.ts');
 const { POSITION_BIAS } = await import(dir + 'ring-position.ts');
 const { BatchBuilder } = await import(dir + 'batch-builder.ts');
 const { LossReport, RingLosses } = await import(dir + 'loss-report.ts');
+const { WakeupMode } = await import(dir + 'wakeup-mode.ts');
 const [scenario, prime] = process.argv.slice(-2);
 if (prime === 'prime') primeRingPaths();
 const optimized = (f) => (%GetOptimizationStatus(f) & 16) !== 0;
@@ -38,7 +39,18 @@ const ringbuf = (records, limit) => {
   parseRingbufInRing(words, 4096, POSITION_BIAS, POSITION_BIAS + records.length * 16, b, b.segment(new Uint8Array(words.buffer), 0, undefined, true), 0, limit);
   return b.take();
 };
+// a reader's wake-up mode (its own callback, which puts the fds into the slots), on a clock of its own
+let switches = 0;
+let now = 0;
+const mode = new WakeupMode(10, () => switches++, 0, false);
 const scenarios = {
+  // traffic at full rate, then a pause (per-sample wake-ups) and a burst (back to the watermark):
+  // 'length' is the number of switches
+  'wakeup mode': [WakeupMode.prototype.drained, () => mode.drained(20000, (now += 2)), () => {
+    for (let i = 0; i < 3; i++) mode.drained(1, (now += 20));
+    mode.drained(20000, (now += 1));
+    return { length: switches, lostCount: mode.eager ? 1 : 0 };
+  }],
   // the first PERF_RECORD_LOST
   lost: [parsePerfInRing, () => perf('s'.repeat(100), 1 << 20), () => perf('sls', 1 << 20)],
   // the first drain of a perf ring that stops at its limit (a reader behind)
@@ -68,8 +80,15 @@ if (scenario === 'allocation') {
   process.exit(0);
 }
 const [f, steady, rare] = scenarios[scenario];
-// (V8 optimises in the background: run until it has)
-for (let i = 0; i < 100000 && !optimized(f); i++) steady();
+if (scenario === 'wakeup mode') {
+  // (a small function: V8 compiles it into its callers rather than on its own, unless asked)
+  %PrepareFunctionForOptimization(f);
+  for (let i = 0; i < 200; i++) steady();
+  %OptimizeFunctionOnNextCall(f);
+  steady();
+}
+// (V8 optimises in the background: run until it has, for up to 10 s on a busy machine)
+for (const until = Date.now() + 10000; !optimized(f) && Date.now() < until; ) steady();
 const before = optimized(f);
 const batch = rare();
 console.log(JSON.stringify({ before, after: optimized(f), length: batch.length, lost: batch.lostCount, statsLost: stats.lost }));
@@ -111,8 +130,9 @@ for (const [scenario, what, counts] of [
   ['perf limit', 'its first drain that stops at the limit', { length: 7, lost: 0 }],
   ['ringbuf limit', 'its first drain that stops at the limit', { length: 7, lost: 0 }],
   ['ringbuf discard', 'its first discarded and busy records', { length: 2, lost: 0 }],
+  ['wakeup mode', 'a pause in the traffic and a burst', { length: 2, lost: 0 }],
 ] as const) {
-  const parser = scenario.startsWith('ringbuf') ? 'the ring buffer parser' : 'the perf parser';
+  const parser = scenario.startsWith('ringbuf') ? 'the ring buffer parser' : scenario === 'wakeup mode' ? 'the wake-up mode' : 'the perf parser';
   test(`${scenario}: unprimed, ${parser} is deoptimised by ${what} (control)`, () => {
     const r = run(scenario, false);
     assert.equal(r.before, true);

@@ -5,8 +5,9 @@
  * a reader at full rate back to V8's interpreter, about ten times slower per event, until the code was
  * optimised again some 100 ms later; the ring overflowed meanwhile and a loss of 70 k samples became
  * one of 1.4 M (bench/README, 4 December). So did the first drain that stopped at its limit (half a
- * ring, a reader behind after a stall: the moment speed matters most), and the first drain that found
- * nothing. primeRingPaths() runs each such path, on small synthetic rings, with objects of the classes
+ * ring, a reader behind after a stall: the moment speed matters most), the first drain that found
+ * nothing, and a reader's first pause in its traffic and burst after it (the wake-up mode's
+ * switches). primeRingPaths() runs each such path, on small synthetic rings, with objects of the classes
  * the readers use and positions counted as theirs are (POSITION_BIAS), when the first reader of the
  * process opens.
  */
@@ -17,6 +18,7 @@ import { parseRingbufInRing, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './rin
 import { PerfRingWriter } from './perf-ring-writer.js';
 import { ConsumerCursor, POSITION_BIAS } from './ring-position.js';
 import { takeBatch } from './reader-batch.js';
+import { WakeupMode, BURST, MIN_WINDOW_MS } from './wakeup-mode.js';
 import type { PerfRing } from './perf-ring.js';
 import type { EventBatch } from './batch.js';
 import { eventIterator } from './event-iterator.js';
@@ -43,10 +45,30 @@ export function primeRingPaths(): void {
   // V8 gives a function its feedback vector only after some calls (8 in Node 20): until then nothing is
   // recorded, so each path runs more often than that
   const batches: EventBatch[] = [];
-  for (let round = 0; round < PRIME_ROUNDS; round++) batches.push(primeOnce(b, sink));
+  for (let round = 0; round < PRIME_ROUNDS; round++) {
+    batches.push(primeOnce(b, sink));
+    primeWakeupMode();
+  }
   // the per-event iterator (for await over a reader) over the same batches: microtasks only, done
   // before any I/O of the reader
   void primeIterator(batches).catch(() => undefined);
+}
+
+/**
+ * A loop's wake-up mode through its switches (wakeup-mode.ts), on a clock of its own: fast traffic,
+ * slow traffic (per-sample wake-ups), a burst that ends them at once, traffic that ends them by its rate.
+ * A reader that starts under load meets the rest the first time its traffic pauses and comes back.
+ */
+function primeWakeupMode(): void {
+  // (two callbacks of two sources: V8 then calls a reader's own one as any function, rather than
+  // throwing the compiled code away because it is not the one it saw)
+  for (const apply of [() => undefined, (eager: boolean) => void eager]) {
+    const mode = new WakeupMode(MIN_WINDOW_MS, apply, 0, false);
+    let now = 0;
+    const drains: [samples: number, ms: number][] = [[1000, 2], [1000, 10], [1, 20], [1, 20], [BURST, 1], [1, 20], [1, 20], [BURST - 1, 5], [BURST - 1, 10]];
+    for (const [samples, ms] of drains) mode.drained(samples, (now += ms));
+    mode.stop(now);
+  }
 }
 
 async function primeIterator(batches: EventBatch[]): Promise<void> {
