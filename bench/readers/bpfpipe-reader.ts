@@ -86,8 +86,10 @@ const lossTimes: { ms: number; lost: number }[] = [];
 let t0 = process.hrtime.bigint();
 let measuredFrom = performance.now();
 // SIGUSR2 ends the warm-up: count from here.
+let measuring = false;
 process.on('SIGUSR2', () => {
   mark('measuring');
+  measuring = true;
   received = lost = bytes = batchCount = total[0] = 0;
   lat.length = 0;
   if (gaps) gaps.length = gcs.length = 0;
@@ -139,11 +141,19 @@ if (mode === 'decoded') {
   bytes = Number(check & 1n);
 } else {
   let last = performance.now();
+  const stallMs = Number(process.env.BENCH_STALL ?? 0);
+  let stalled = false;
   for await (const b of reader.batches()) {
     if (gaps) {
       const now = performance.now();
       gaps.push([now - last, b.bytes, b.lostCount, now, Number(process.hrtime.bigint()) / 1e6]);
       last = now;
+    }
+    // BENCH_STALL=MS: the consumer stalls this long once, 400 ms into the measured window (a reader
+    // behind: its backlog paths, e.g. with BENCH_NODE_ARGS=--trace-deopt)
+    if (stallMs > 0 && !stalled && measuring && performance.now() - measuredFrom > 400) {
+      stalled = true;
+      for (const until = performance.now() + stallMs; performance.now() < until; );
     }
     received += b.length;
     batchCount++;
