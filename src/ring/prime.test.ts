@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { runV8Child } from './test-support/v8-child.js';
 
 // In a child with V8's natives: a parser optimised by V8 on the steady traffic of a reader keeping up
 // (samples only, drains well under their limit), then given what a reader meets on its first loss or
@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 const child = `
 const dir = ${JSON.stringify(new URL('.', import.meta.url).href)};
 const { parsePerfInRing } = await import(dir + 'perf-records.ts');
-const { parseRingbufInRing, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } = await import(dir + 'ringbuf-records.ts');
+const { parseRingbufInRing } = await import(dir + 'ringbuf-records.ts');
+const { ringbufWords } = await import(dir + 'ringbuf-ring-writer.ts');
 const { PerfRingWriter } = await import(dir + 'perf-ring-writer.ts');
 const { primeRingPaths } = await import(dir + 'prime.ts');
 const { POSITION_BIAS } = await import(dir + 'ring-position.ts');
@@ -31,11 +32,7 @@ const perf = (records, limit, from = 0, bias = POSITION_BIAS) => {
 };
 // a doubly mapped ring buffer of 4 KiB, its records by letter ('c' committed, 'd' discarded, 'b' busy)
 const ringbuf = (records, limit) => {
-  const words = new Int32Array(2048);
-  for (let i = 0; i < records.length; i++) {
-    const flag = records[i] === 'b' ? RINGBUF_BUSY_BIT : records[i] === 'd' ? RINGBUF_DISCARD_BIT : 0;
-    words[i * 4] = words[i * 4 + 1024] = (4 | flag) | 0;
-  }
+  const words = ringbufWords(records, 4096);
   parseRingbufInRing(words, 4096, POSITION_BIAS, POSITION_BIAS + records.length * 16, b, b.segment(new Uint8Array(words.buffer), 0, undefined, true), 0, limit);
   return b.take();
 };
@@ -107,8 +104,7 @@ interface Outcome {
  * a parser optimised before its small helpers have any does not inline them, nor deopt in them.)
  */
 function run(scenario: string, prime: boolean): Outcome {
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-lazy-feedback-allocation', '--import', 'tsx', '--input-type=module', '-e', child, scenario, prime ? 'prime' : 'none'], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Outcome;
+  return runV8Child<Outcome>(child, [scenario, prime ? 'prime' : 'none'], ['--no-lazy-feedback-allocation']);
 }
 
 test('positions counted from POSITION_BIAS: the parser stays optimised when the ring passes 2 GiB; counted from 0 it does not (control)', () => {
@@ -119,8 +115,7 @@ test('positions counted from POSITION_BIAS: the parser stays optimised when the 
 });
 
 test('primed, the perf parser allocates nothing per record (8 M records in place: a box per record would be 128 MB)', () => {
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', child, 'allocation', 'prime'], { encoding: 'utf8' });
-  const r = JSON.parse(out.trim().split('\n').at(-1)!) as { gcs: number; records: number };
+  const r = runV8Child<{ gcs: number; records: number }>(child, ['allocation', 'prime']);
   assert.equal(r.records, 8_000_000);
   assert.ok(r.gcs <= 3, `${r.gcs} collections`);
 });

@@ -14,7 +14,8 @@
 import { BatchBuilder } from './batch-builder.js';
 import { LossReport, RingLosses } from './loss-report.js';
 import { parsePerfInRing } from './perf-records.js';
-import { parseRingbufInRing, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from './ringbuf-records.js';
+import { parseRingbufInRing } from './ringbuf-records.js';
+import { ringbufWords } from './ringbuf-ring-writer.js';
 import { PerfRingWriter } from './perf-ring-writer.js';
 import { ConsumerCursor, POSITION_BIAS } from './ring-position.js';
 import { takeBatch } from './reader-batch.js';
@@ -92,7 +93,7 @@ function primeOnce(b: BatchBuilder, sink: RingLosses): EventBatch {
     b.releaseLease();
   }
   // a ring buffer in place: committed, discarded and busy records, all of them, then up to a limit
-  const rb = ringbufWords('cdcb');
+  const rb = ringbufWords('cdcb', RB_SIZE);
   for (const limit of [Infinity, 20]) {
     parseRingbufInRing(rb, RB_SIZE, POSITION_BIAS + RB_SIZE, POSITION_BIAS + 2 * RB_SIZE, b, b.segment(new Uint8Array(rb.buffer), 0, undefined, true), 0, limit);
     touch(b.takeLeased(() => undefined, () => undefined));
@@ -112,16 +113,3 @@ function primeOnce(b: BatchBuilder, sink: RingLosses): EventBatch {
 
 /** The ring buffer of the primed paths: records of 16 bytes. */
 const RB_SIZE = 64;
-
-/**
- * A doubly mapped ring buffer of RB_SIZE bytes full of records by letter: 'c' committed, 'd'
- * discarded, 'b' busy (4 bytes of data each).
- */
-function ringbufWords(records: string): Int32Array {
-  const words = new Int32Array(RB_SIZE / 2);
-  for (let i = 0; i < records.length; i++) {
-    const flag = records[i] === 'b' ? RINGBUF_BUSY_BIT : records[i] === 'd' ? RINGBUF_DISCARD_BIT : 0;
-    words[i * 4] = words[i * 4 + RB_SIZE / 4] = (4 | flag) | 0;
-  }
-  return words;
-}

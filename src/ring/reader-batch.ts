@@ -33,15 +33,18 @@ export function takeBatch(
   if (!b.empty) {
     if (!lease || read.length === 0) return b.take();
     return b.takeLeased(
-      () => {
-        for (const r of read) r.cursor.release();
-      },
+      () => releaseAll(read),
       (seg, end) => {
         for (const r of read) if (r.cursor.leasedSeg === seg) r.cursor.releaseTo(end);
       },
     );
   }
   // Only discarded records (or nothing): hand the ring space back at once.
-  if (lease) for (const r of read) r.cursor.release();
+  if (lease) releaseAll(read);
   return undefined;
+}
+
+/** Hand the ring space of a drain's rings back to the kernel. */
+function releaseAll(read: readonly (PerfRing | RingbufRing)[]): void {
+  for (const r of read) r.cursor.release();
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { runV8Child } from './test-support/v8-child.js';
 
 // In a child with V8's natives: a drain's counting, optimised while the counts are small, then counting
 // past 2^31 (2 GiB of bytes). Over newReaderStats() it stays optimised; over a plain literal of the same
@@ -24,8 +24,7 @@ console.log(JSON.stringify({ before, after: (%GetOptimizationStatus(count) & 16)
 `;
 
 function run(kind: 'stats' | 'plain'): { before: boolean; after: boolean; stats: Record<string, number> } {
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', child, kind], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { before: boolean; after: boolean; stats: Record<string, number> };
+  return runV8Child(child, [kind]);
 }
 
 test('newReaderStats: zero counters, and counting past 2^31 keeps the counting code optimised; a plain literal does not (control)', () => {

@@ -57,9 +57,14 @@ export class RingbufRing {
     this.cursor = new ConsumerCursor(fromKernel(Atomics.load(consumerPos, 0)), this.mask, (p) => Atomics.store(consumerPos, 0, toKernel(p)), 'ring buffer');
   }
 
+  /** producer_pos, an acquire load (positions are counted from POSITION_BIAS: ring-position.ts). */
+  private prod(): number {
+    return fromKernel(Atomics.load(this.producerPos, 0));
+  }
+
   pending(): number {
     if (this.closed) return 0;
-    return fromKernel(Atomics.load(this.producerPos, 0)) - this.cursor.pos;
+    return this.prod() - this.cursor.pos;
   }
 
   /**
@@ -73,7 +78,7 @@ export class RingbufRing {
     const c = this.cursor;
     c.checkFree();
     const cons = c.pos;
-    const prod = fromKernel(Atomics.load(this.producerPos, 0));
+    const prod = this.prod();
     if (prod === cons) return 0;
     if (lease) {
       const seg = b.segment(this.data, 0, undefined, true);
