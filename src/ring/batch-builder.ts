@@ -29,6 +29,20 @@ export function growColumns(c: SampleColumns, cap: number, n: number): void {
   c.tsHi = grown(c.tsHi, cap, n);
 }
 
+/**
+ * An empty array for objects, of V8's elements kind for objects from the start. An empty literal starts
+ * as an array of small integers and changes kind at its first object; V8 then creates later arrays of
+ * the same literal as arrays of objects, but a reader's first arrays come from a literal of their own
+ * (a field's initializer), and code compiled for arrays of objects (by prime-reader.ts) threw itself away
+ * at the first of them ("not a Smi").
+ */
+function objectList<T extends object>(): T[] {
+  const a: T[] = [NO_OBJECT as T];
+  a.length = 0;
+  return a;
+}
+const NO_OBJECT = {};
+
 /** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
 export class BatchBuilder {
   n = 0;
@@ -38,8 +52,8 @@ export class BatchBuilder {
   seg = new Uint16Array(1024);
   tsLo = new Uint32Array(1024);
   tsHi = new Uint32Array(1024);
-  segs: Segment[] = [];
-  lost: Lost[] = [];
+  segs: Segment[] = objectList();
+  lost: Lost[] = objectList();
   withTs = false;
   /** A leased batch uses the scratch columns; no new drain until it is released. */
   private lease: EventBatch | undefined;
@@ -88,8 +102,8 @@ export class BatchBuilder {
     };
     this.n = 0;
     this.bytes = 0;
-    this.segs = [];
-    this.lost = [];
+    this.segs = objectList();
+    this.lost = objectList();
     this.withTs = false;
     return c;
   }

@@ -4,6 +4,7 @@ import type { Btf } from '../btf/btf.js';
 import { compileDecoder } from '../btf/decoder.js';
 import type { BpfMap } from '../kernel/map.js';
 import { openEventsSync, type OpenEventsOptions } from './open-events.js';
+import { primeReaders } from './prime-reader.js';
 import type { EventReader } from './reader.js';
 import { withLengthField, type StructDecoder } from './struct-decoder.js';
 
@@ -59,6 +60,8 @@ function decoderFor(map: BpfMap, o: EventsOptions): StructDecoder | undefined {
  * buffer. The reader opens its own file on the map, so the caller may close `map` at any time.
  */
 export async function openEvents(map: BpfMap, options: EventsOptions = {}): Promise<EventReader> {
+  // (V8 compiles the readers' per-batch code now, before any ring exists: prime-reader.ts)
+  await primeReaders();
   const base = options.decoder ?? decoderFor(map, options);
   const decoder = base && withLengthField(base, options.packetLengthField);
   return openEventsSync({ map, siblings: map.origin.siblings, pinPath: map.origin.pinPath }, { ...options, decoder });

@@ -49,8 +49,14 @@ export class PerfRing {
   /** data_tail, and the lease of the batch that reads the ring in place. */
   readonly cursor: ConsumerCursor;
   private closed = false;
+  private readonly synthetic: boolean;
 
-  constructor(o: PerfRingOptions) {
+  /**
+   * Opens the event (`o`) and maps its ring; `synthetic` instead: a ring in that memory, whose wake-ups
+   * come from that fd (owned by the caller: prime-reader.ts runs a reader over such a ring, with objects
+   * of the same classes as every reader's).
+   */
+  constructor(o: PerfRingOptions, synthetic?: { memory: ArrayBuffer; fd: number }) {
     if (!Number.isInteger(o.pages) || o.pages < 1 || (o.pages & (o.pages - 1)) !== 0) {
       throw new UsageError(`pagesPerCpu must be a power of two (1, 2, 4, ...), got ${o.pages}`);
     }
@@ -58,25 +64,14 @@ export class PerfRing {
     if (o.pages * page > MAX_RING_BYTES) {
       throw new UsageError(`a perf ring of ${o.pages} pages (${o.pages * page} bytes) is larger than the ${MAX_RING_BYTES / 2 ** 20} MiB a ring can have; use fewer pagesPerCpu`);
     }
-    const k = kernel();
-    const attr = encodeBpfOutputAttr({ wakeupBytes: o.wakeupBytes, wakeupEvents: o.wakeupEvents, timestamps: o.timestamps, disabled: true });
-    let fd: number;
-    try {
-      fd = k.perfEventOpen(attr, -1, o.cpu, -1, PERF_FLAG_FD_CLOEXEC);
-    } catch (err) {
-      if (err instanceof SyscallError && err.errno === Errno.ENODEV) {
-        throw new NotSupportedError(`CPU ${o.cpu} is not online; rings can only be opened on online CPUs`, { errno: err.errno, cause: err });
-      }
-      throw classify(err, 'perf', `opening the perf ring of CPU ${o.cpu}`);
+    this.synthetic = synthetic !== undefined;
+    if (synthetic) {
+      this.fd = synthetic.fd;
+      this.mapping = { address: 0n, length: synthetic.memory.byteLength, buffer: synthetic.memory };
+    } else {
+      [this.fd, this.mapping] = openMapped(o, page);
     }
-    try {
-      this.mapping = k.mmap(fd, (1 + o.pages) * page, PROT_READ | PROT_WRITE, 0);
-    } catch (err) {
-      k.close(fd);
-      throw classify(err, 'mmap', `mapping ${o.pages} pages for the perf ring of CPU ${o.cpu}`);
-    }
-    this.fd = fd;
-    this.eagerFd = o.eager && o.wakeupBytes !== undefined ? openEager(fd, o) : undefined;
+    this.eagerFd = o.eager && o.wakeupBytes !== undefined && !synthetic ? openEager(this.fd, o) : undefined;
     this.cpu = o.cpu;
     this.slot = o.slot;
     this.timestamps = o.timestamps;
@@ -101,6 +96,7 @@ export class PerfRing {
   }
 
   private fds(): number[] {
+    if (this.synthetic) return [];
     return this.eagerFd === undefined ? [this.fd] : [this.fd, this.eagerFd];
   }
 
@@ -145,10 +141,32 @@ export class PerfRing {
     if (this.closed) return;
     this.closed = true;
     this.cursor.close();
+    if (this.synthetic) return;
     const k = kernel();
     k.munmap(this.mapping);
     if (this.eagerFd !== undefined) k.close(this.eagerFd);
     k.close(this.fd);
+  }
+}
+
+/** perf_event_open(SW_BPF_OUTPUT) on the CPU, and the ring's mapping. */
+function openMapped(o: PerfRingOptions, page: number): [number, Mapping] {
+  const k = kernel();
+  const attr = encodeBpfOutputAttr({ wakeupBytes: o.wakeupBytes, wakeupEvents: o.wakeupEvents, timestamps: o.timestamps, disabled: true });
+  let fd: number;
+  try {
+    fd = k.perfEventOpen(attr, -1, o.cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === Errno.ENODEV) {
+      throw new NotSupportedError(`CPU ${o.cpu} is not online; rings can only be opened on online CPUs`, { errno: err.errno, cause: err });
+    }
+    throw classify(err, 'perf', `opening the perf ring of CPU ${o.cpu}`);
+  }
+  try {
+    return [fd, k.mmap(fd, (1 + o.pages) * page, PROT_READ | PROT_WRITE, 0)];
+  } catch (err) {
+    k.close(fd);
+    throw classify(err, 'mmap', `mapping ${o.pages} pages for the perf ring of CPU ${o.cpu}`);
   }
 }
 

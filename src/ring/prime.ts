@@ -30,7 +30,7 @@ let primed = false;
 const PRIME_ROUNDS = 16;
 
 /** Read a batch the way consumers do: its sizes, its loss notices. */
-function touch(batch: EventBatch): number {
+export function touch(batch: EventBatch): number {
   let n = batch.count + batch.lostCount;
   for (let i = 0; i < batch.length; i++) n += batch.size(i) + batch.data(i).byteLength;
   return n;

@@ -37,4 +37,30 @@ export interface ReaderParts {
    * included) into their slots. Undefined: no per-sample wake-ups.
    */
   setEager?: (eager: boolean, rings: readonly PerfRing[]) => void;
+  /** A reader of bpfpipe's own (prime-reader.ts): publishes no diagnostics. */
+  quiet?: boolean;
+}
+
+/**
+ * `p` with every field, in one order. The reader's hot paths read its parts: one hidden class for
+ * every reader's parts keeps V8's feedback there valid for all readers, the primed ones included
+ * (prime-reader.ts), however their callers spelled the object.
+ */
+export function fixedParts(p: ReaderParts): ReaderParts {
+  return {
+    kind: p.kind,
+    perfRings: p.perfRings,
+    ringbuf: p.ringbuf,
+    openCpu: p.openCpu,
+    drops: p.drops,
+    decoder: p.decoder,
+    flushMs: p.flushMs,
+    ordered: p.ordered,
+    release: p.release,
+    signal: p.signal,
+    copyBatches: p.copyBatches ?? false,
+    watermarkBytes: p.watermarkBytes,
+    setEager: p.setEager,
+    quiet: p.quiet ?? false,
+  };
 }

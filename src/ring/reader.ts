@@ -13,7 +13,7 @@ import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
 import { BatchBuilder } from './batch-builder.js';
 import { takeBatch } from './reader-batch.js';
-import type { ReaderParts } from './reader-parts.js';
+import { fixedParts, type ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { ReaderPace } from './reader-pace.js';
 import { WakeupMode } from './wakeup-mode.js';
@@ -63,8 +63,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
   /** Event loop turns and idled threads for a reader that cannot keep up (reader-pace.ts). */
   private readonly pace = new ReaderPace(this);
 
-  constructor(parts: ReaderParts) {
-    this.parts = parts;
+  constructor(given: ReaderParts) {
+    const parts = (this.parts = fixedParts(given));
     this.kind = parts.kind;
     this.dropsEveryMs = Math.max(parts.flushMs, DROPS_MIN_MS);
     this.perfRings = [...parts.perfRings];
@@ -101,7 +101,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.releaseAll();
       throw err;
     }
-    if (diag.readerOpen.active) diag.readerOpen.publish({ reader: this, kind: this.kind, where: 'kernel', slots: this.slots });
+    if (diag.readerOpen.active && !parts.quiet) diag.readerOpen.publish({ reader: this, kind: this.kind, where: 'kernel', slots: this.slots });
     if (parts.signal) {
       if (parts.signal.aborted) this.closeSync();
       else parts.signal.addEventListener('abort', this.onAbort, { once: true });
@@ -160,21 +160,21 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.lastDropsPoll = now;
       const from = b.lost.length;
       this.stats.lost += this.losses.poll(b.lost);
-      if (diag.readerLost.active) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
+      if (diag.readerLost.active && !this.parts.quiet) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
     }
     const batch = takeBatch(b, read, lease, this.merge, final, this.parts.decoder, this.kind === 'perf');
     if (!batch) return undefined;
     this.stats.received += batch.length;
     this.stats.bytes += batch.bytes;
     this.stats.batches++;
-    if (diag.readerDrain.active) {
+    if (diag.readerDrain.active && !this.parts.quiet) {
       diag.readerDrain.publish({ reader: this, kind: this.kind, where: 'kernel', events: batch.length, bytes: batch.bytes, lost: batch.lostCount, cause });
     }
     return batch;
   }
 
   private publishLost(l: Lost, source: 'ring' | 'counter'): void {
-    diag.readerLost.publish({ reader: this, kind: this.kind, where: 'kernel', cpu: l.cpu, slot: l.slot, lost: l.lost, source });
+    if (!this.parts.quiet) diag.readerLost.publish({ reader: this, kind: this.kind, where: 'kernel', cpu: l.cpu, slot: l.slot, lost: l.lost, source });
   }
 
   private checkCpus(): void {
@@ -349,7 +349,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.due = true;
       this.resolveWait();
       this.stopTimers();
-      if (diag.readerClose.active) diag.readerClose.publish({ reader: this, kind: this.kind, where: 'kernel', stats: { ...this.stats } });
+      if (diag.readerClose.active && !this.parts.quiet) diag.readerClose.publish({ reader: this, kind: this.kind, where: 'kernel', stats: { ...this.stats } });
     }
   }
 

@@ -55,8 +55,8 @@ export interface Kernel {
   quiesce(): Promise<void>;
   /** timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). */
   timerCreate(): number;
-  /** Arm a timerfd to fire every `intervalUs` (0: disarm). */
-  timerSet(fd: number, intervalUs: number): void;
+  /** Arm a timerfd to fire every `intervalUs` (0: disarm), or once after it (`once`). */
+  timerSet(fd: number, intervalUs: number, once?: boolean): void;
   /** Expirations since the last read (0 when none). */
   timerRead(fd: number): number;
 }

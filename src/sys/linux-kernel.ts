@@ -106,12 +106,12 @@ export class LinuxKernel implements Kernel {
     return fd;
   }
 
-  timerSet(fd: number, intervalUs: number): void {
+  timerSet(fd: number, intervalUs: number, once = false): void {
     // struct itimerspec { it_interval, it_value }, each { tv_sec, tv_nsec }
     const sec = BigInt(Math.floor(intervalUs / 1e6));
     const nsec = BigInt(Math.round((intervalUs % 1e6) * 1000));
-    this.timerView.setBigInt64(0, sec, true);
-    this.timerView.setBigInt64(8, nsec, true);
+    this.timerView.setBigInt64(0, once ? 0n : sec, true);
+    this.timerView.setBigInt64(8, once ? 0n : nsec, true);
     this.timerView.setBigInt64(16, sec, true);
     this.timerView.setBigInt64(24, nsec, true);
     if (libc.timerfd_settime(fd, 0, this.timerSpec, null) < 0) throw new SyscallError('timerfd_settime', libc.errno());
