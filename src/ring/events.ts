@@ -5,6 +5,7 @@ import { compileDecoder } from '../btf/decoder.js';
 import type { BpfMap } from '../kernel/map.js';
 import { openEventsSync, type OpenEventsOptions } from './open-events.js';
 import { primeReaders } from './prime-reader.js';
+import { MapType } from '../object/uapi.js';
 import type { EventReader } from './reader.js';
 import { withLengthField, type StructDecoder } from './struct-decoder.js';
 
@@ -61,7 +62,7 @@ function decoderFor(map: BpfMap, o: EventsOptions): StructDecoder | undefined {
  */
 export async function openEvents(map: BpfMap, options: EventsOptions = {}): Promise<EventReader> {
   // (V8 compiles the readers' per-batch code now, before any ring exists: prime-reader.ts)
-  await primeReaders();
+  await primeReaders(map.type === MapType.RINGBUF ? 'ringbuf' : 'perf');
   const base = options.decoder ?? decoderFor(map, options);
   const decoder = base && withLengthField(base, options.packetLengthField);
   return openEventsSync({ map, siblings: map.origin.siblings, pinPath: map.origin.pinPath }, { ...options, decoder });

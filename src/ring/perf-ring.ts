@@ -53,10 +53,10 @@ export class PerfRing {
 
   /**
    * Opens the event (`o`) and maps its ring; `synthetic` instead: a ring in that memory, whose wake-ups
-   * come from that fd (owned by the caller: prime-reader.ts runs a reader over such a ring, with objects
-   * of the same classes as every reader's).
+   * come from that fd (owned by the caller, as its eagerFd: prime-reader.ts runs a reader over such a
+   * ring, with objects of the same classes as every reader's).
    */
-  constructor(o: PerfRingOptions, synthetic?: { memory: ArrayBuffer; fd: number }) {
+  constructor(o: PerfRingOptions, synthetic?: { memory: ArrayBuffer; fd: number; eagerFd: number | undefined }) {
     if (!Number.isInteger(o.pages) || o.pages < 1 || (o.pages & (o.pages - 1)) !== 0) {
       throw new UsageError(`pagesPerCpu must be a power of two (1, 2, 4, ...), got ${o.pages}`);
     }
@@ -71,7 +71,8 @@ export class PerfRing {
     } else {
       [this.fd, this.mapping] = openMapped(o, page);
     }
-    this.eagerFd = o.eager && o.wakeupBytes !== undefined && !synthetic ? openEager(this.fd, o) : undefined;
+    const eager = o.eager && o.wakeupBytes !== undefined;
+    this.eagerFd = synthetic ? synthetic.eagerFd : eager ? openEager(this.fd, o) : undefined;
     this.cpu = o.cpu;
     this.slot = o.slot;
     this.timestamps = o.timestamps;

@@ -27,27 +27,27 @@ export class RingbufRing {
   /** consumer_pos, and the lease of the batch that reads the ring in place. */
   readonly cursor: ConsumerCursor;
   private closed = false;
+  private readonly synthetic: boolean;
 
-  /** `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). */
-  constructor(fd: number, size: number) {
+  /**
+   * `fd` is a ring buffer map fd owned by the caller (kept open for as long as this ring). `synthetic`
+   * instead of the map's pages: a ring in that memory (its consumer page; its producer page and the
+   * data, twice), whose wake-ups come from `fd` (prime-reader.ts).
+   */
+  constructor(fd: number, size: number, synthetic?: { consumer: ArrayBuffer; producer: ArrayBuffer }) {
     if (size > MAX_RING_BYTES) {
       throw new NotSupportedError(`a ring buffer of ${size} bytes is larger than the ${MAX_RING_BYTES / 2 ** 20} MiB bpfpipe reads; give the map a smaller max_entries`);
     }
-    const k = kernel();
     const page = pageSize();
     this.fd = fd;
     this.size = size;
     this.mask = size - 1;
-    try {
-      this.consumerMap = k.mmap(fd, page, PROT_READ | PROT_WRITE, 0);
-    } catch (err) {
-      throw classify(err, 'mmap', 'mapping the ring buffer consumer page');
-    }
-    try {
-      this.producerMap = k.mmap(fd, page + 2 * size, PROT_READ, page);
-    } catch (err) {
-      k.munmap(this.consumerMap);
-      throw classify(err, 'mmap', `mapping the ${size}-byte ring buffer`);
+    this.synthetic = synthetic !== undefined;
+    if (synthetic) {
+      this.consumerMap = { address: 0n, length: page, buffer: synthetic.consumer };
+      this.producerMap = { address: 0n, length: page + 2 * size, buffer: synthetic.producer };
+    } else {
+      [this.consumerMap, this.producerMap] = mapRingbuf(fd, size, page);
     }
     this.consumerPos = new BigInt64Array(this.consumerMap.buffer, 0, 1);
     this.producerPos = new BigInt64Array(this.producerMap.buffer, 0, 1);
@@ -99,8 +99,26 @@ export class RingbufRing {
     if (this.closed) return;
     this.closed = true;
     this.cursor.close();
+    if (this.synthetic) return;
     const k = kernel();
     k.munmap(this.producerMap);
     k.munmap(this.consumerMap);
+  }
+}
+
+/** The consumer page (read-write), and the producer page with the data mapped twice (read-only). */
+function mapRingbuf(fd: number, size: number, page: number): [Mapping, Mapping] {
+  const k = kernel();
+  let consumer: Mapping;
+  try {
+    consumer = k.mmap(fd, page, PROT_READ | PROT_WRITE, 0);
+  } catch (err) {
+    throw classify(err, 'mmap', 'mapping the ring buffer consumer page');
+  }
+  try {
+    return [consumer, k.mmap(fd, page + 2 * size, PROT_READ, page)];
+  } catch (err) {
+    k.munmap(consumer);
+    throw classify(err, 'mmap', `mapping the ${size}-byte ring buffer`);
   }
 }

@@ -1,9 +1,9 @@
 /**
- * A perf reader's per-batch code is compiled by V8 before its first real batch (openEvents primes it on a
+ * A reader's per-batch code is compiled by V8 before its first real batch (openEvents primes it on a
  * synthetic ring: prime-reader.ts), and real traffic does not throw that code away: in a child with
- * V8's natives and its optimizer's trace, the reader reads real perf_bench events (wake-ups at the
- * watermark, a pause with per-sample wake-ups, a burst), and V8 neither deoptimizes nor compiles any of
- * the reader's functions meanwhile. (Before the primed reader's objects matched a real reader's, this
+ * V8's natives and its optimizer's trace, a perf or ring buffer reader reads real events of bench.bpf.o
+ * (wake-ups, a pause (perf: with per-sample wake-ups), a burst), and V8 neither deoptimizes nor
+ * compiles any of the reader's functions meanwhile. (Before the primed reader's objects matched a real reader's, this
  * saw 'wrong map' in drain at the first drop-counter poll, 'not a Smi' at the first segment, and
  * insufficient feedback in the columns' growth, the empty drain and the wake-up mode's burst.)
  */
@@ -20,18 +20,19 @@ after(async () => {
 });
 
 /** The reader's own functions (EventReader, PerfRing, the parsers, the batch, the wake-up mode). */
-const READER_CODE = ['drain', 'nextBatch', 'batches', 'waitForData', 'pastWatermark', 'readInto', 'parsePerfInRing', 'takeBatch', 'takeLeased', 'segment', 'reserve', 'drained', 'arm', 'draining'];
+const READER_CODE = ['drain', 'nextBatch', 'batches', 'waitForData', 'pastWatermark', 'readInto', 'parsePerfInRing', 'parseRingbufInRing', 'takeBatch', 'takeLeased', 'segment', 'reserve', 'drained', 'arm', 'draining'];
 
+// (the built library, as users run it: tsx's output of the same source gives V8 other hidden classes)
 const child = `
-const src = ${JSON.stringify(new URL('../../src/', import.meta.url).href)};
-const { loadObjectSync, openEvents, EventReader } = await import(src + 'index.ts');
-const [pinDir] = process.argv.slice(-1);
+const { loadObjectSync, openEvents, EventReader } = await import(${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)});
+const [pinDir, kind] = process.argv.slice(-2);
 const optimized = (f) => (%GetOptimizationStatus(f) & 16) !== 0;
 const hot = ['drain', 'nextBatch', 'batches'].map((n) => EventReader.prototype[n]);
-const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir, programs: ['perf_bench'] });
+const name = kind === 'perf' ? 'perf_bench' : 'rb_bench';
+const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir, programs: [name] });
 obj.setGlobal('event_size', 64);
-const prog = obj.program('perf_bench');
-const reader = await openEvents(obj.map('bench_events'));
+const prog = obj.program(name);
+const reader = await openEvents(obj.map(kind === 'perf' ? 'bench_events' : 'bench_rb'));
 // the optimizing compiles run on V8's helper threads: wait for them (at most 10 s)
 for (let t = 0; t < 1000 && !hot.every(optimized); t++) await new Promise((r) => setTimeout(r, 10));
 const before = hot.map(optimized);
@@ -64,19 +65,22 @@ obj.close();
 console.log(JSON.stringify({ before, after, received, lost: reader.stats.lost }));
 `;
 
-test('the reader reads real events in code V8 compiled before them, and keeps it', () => {
-  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--trace-opt', '--trace-deopt', '--import', 'tsx', '--input-type=module', '-e', child, pinDir], {
+for (const kind of ['perf', 'ringbuf']) test(`a ${kind} reader reads real events in code V8 compiled before them, and keeps it`, () => {
+  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--trace-opt', '--trace-deopt-verbose', '--input-type=module', '-e', child, pinDir, kind], {
     encoding: 'utf8',
     maxBuffer: 64 * 2 ** 20,
   });
   const lines = out.trim().split('\n');
   const r = JSON.parse(lines.findLast((l) => l.startsWith('{"before"'))!) as { before: boolean[]; after: boolean[]; received: number; lost: number };
-  assert.deepEqual(r.before, [true, true, true], `drain, nextBatch and batches compiled before the first real batch ${JSON.stringify(r)}`);
-  assert.ok(r.received + r.lost >= 2 * 40 * 20000, JSON.stringify(r));
-  const window = lines.slice(lines.indexOf('-- real --'), lines.indexOf('-- end --'));
-  assert.ok(window.length > 0);
   const ours = (l: string) => READER_CODE.some((f) => l.includes(`<JSFunction ${f} `));
-  const deopts = window.filter((l) => l.startsWith('[bailout') && ours(l));
+  // the reader's code V8 threw away in `part` of the trace, each with the line after it (where in the source)
+  const deoptsIn = (part: string[]) => part.flatMap((l, i) => (l.startsWith('[bailout') && ours(l) ? [`${l} ${part[i + 1]?.trim()}`] : []));
+  const real = lines.indexOf('-- real --');
+  assert.deepEqual(r.before, [true, true, true], `drain, nextBatch and batches compiled before the first real batch ${JSON.stringify({ ...r, deopts: deoptsIn(lines.slice(0, real)) })}`);
+  assert.ok(r.received + r.lost >= 2 * 40 * 20000, JSON.stringify(r));
+  const window = lines.slice(real, lines.indexOf('-- end --'));
+  assert.ok(window.length > 0);
+  const deopts = deoptsIn(window);
   const compiles = window.filter((l) => l.startsWith('[completed optimizing') && ours(l));
   assert.deepEqual(deopts, [], 'no reader code thrown away by real traffic');
   assert.deepEqual(compiles, [], 'no reader code compiled under real traffic');
