@@ -15,6 +15,8 @@ import { openPinnedMap, openEvents, ObjectSpec, idleOtherThreads } from '../../d
 
 // BENCH_V8_FLAGS: V8 flags set at run time, before the reader opens (e.g. --single-threaded-gc)
 if (process.env.BENCH_V8_FLAGS) v8.setFlagsFromString(process.env.BENCH_V8_FLAGS);
+/** The largest of `xs` (a spread of a large array would overflow the stack: the adaptive ring buffer row has ~10^6 batches). */
+const max = (xs: number[]): number => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
 const [mode = 'batches', pin = '', pages = '1024', btfObj] = process.argv.slice(2);
 const map = await openPinnedMap(pin);
 const spec = btfObj ? ObjectSpec.parse(fs.readFileSync(btfObj)) : undefined;
@@ -29,6 +31,8 @@ const reader = await openEvents(map, {
   // BENCH_ADAPTIVE=0: no per-sample wake-ups for slow perf traffic (polled every millisecond instead)
   ...(process.env.BENCH_ADAPTIVE === '0' ? { adaptiveWakeups: false } : {}),
   ...(mode === 'decoded' ? { struct: true as const, btf: spec } : {}),
+  // BENCH_PRIME=0: no priming of the reader's code before the rings open (to compare)
+  ...(process.env.BENCH_PRIME === '0' ? { prime: false } : {}),
 });
 map.close();
 // BENCH_MARKS=1: a line on stdout where the measured window starts and ends (to place V8's traces,
@@ -232,22 +236,22 @@ console.log(JSON.stringify({
       batches: gaps.length,
       // the first batches of the measured window (after the idle since the warm-up): [gap ms, bytes, lost]
       head: gaps.slice(0, 8).map((g) => [+g[0].toFixed(2), g[1], g[2]]),
-      maxMs: Math.max(...gaps.map((g) => g[0])),
+      maxMs: max(gaps.map((g) => g[0])),
       p50Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.5)]?.[0],
       p90Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.9)]?.[0],
       p99Ms: [...gaps].sort((a, b) => a[0] - b[0])[Math.floor(gaps.length * 0.99)]?.[0],
       p50Bytes: [...gaps].sort((a, b) => a[1] - b[1])[Math.floor(gaps.length * 0.5)]?.[1],
       withLoss: gaps
-        .map((g, i) => ({
+        .flatMap((g, i) => (g[2] > 0 ? [[g, i] as const] : []))
+        .slice(0, 40) // the first 40
+        .map(([g, i]) => ({
           i, ms: +g[0].toFixed(2), bytes: g[1], lost: g[2], monoMs: +g[4].toFixed(3), prevMs: +(gaps[i - 1]?.[0] ?? 0).toFixed(2), prevBytes: gaps[i - 1]?.[1],
           // the drop counters are read every 10 ms or so: the longest gap, and the most bytes, of the 12 ms before
-          maxGap12Ms: +Math.max(...gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[0])).toFixed(2),
-          maxBytes12: Math.max(...gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[1])),
+          maxGap12Ms: +max(gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[0])).toFixed(2),
+          maxBytes12: max(gaps.filter((h) => h[3] <= g[3] && h[3] >= g[3] - 12).map((h) => h[1])),
           // collections that overlap this gap or the one before it: [ms before the batch, duration ms, kind]
           gc: gcs.filter(([t, d]) => t + d >= g[3] - g[0] - (gaps[i - 1]?.[0] ?? 0) && t <= g[3]).map(([t, d, k]) => [+(g[3] - t).toFixed(2), +d.toFixed(2), k]),
-        }))
-        .filter((g) => g.lost > 0)
-        .slice(0, 40), // the first 40
+        })),
     },
     // the collections while measuring: count, total and longest pause, and how many were full ones
     gc: {

@@ -24,6 +24,12 @@ export interface EventsOptions extends OpenEventsOptions {
    * false: none).
    */
   packetLengthField?: string | false;
+  /**
+   * Run the readers' per-batch code on synthetic rings first, so that V8 has compiled it before any
+   * ring opens (prime-reader.ts; once per process and kind of map, about 0.3 s). Default true; false for
+   * a short-lived process that does not read at full rate.
+   */
+  prime?: boolean;
 }
 
 /** Find a struct/union by name and build its decoder. */
@@ -62,7 +68,7 @@ function decoderFor(map: BpfMap, o: EventsOptions): StructDecoder | undefined {
  */
 export async function openEvents(map: BpfMap, options: EventsOptions = {}): Promise<EventReader> {
   // (V8 compiles the readers' per-batch code now, before any ring exists: prime-reader.ts)
-  await primeReaders(map.type === MapType.RINGBUF ? 'ringbuf' : 'perf');
+  if (options.prime !== false) await primeReaders(map.type === MapType.RINGBUF ? 'ringbuf' : 'perf');
   const base = options.decoder ?? decoderFor(map, options);
   const decoder = base && withLengthField(base, options.packetLengthField);
   return openEventsSync({ map, siblings: map.origin.siblings, pinPath: map.origin.pinPath }, { ...options, decoder });
