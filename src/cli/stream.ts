@@ -3,6 +3,7 @@ import type { EventReader, EventBatch, ReaderStats } from '../index.js';
 import type { OutputWriter } from './output/formats.js';
 import type { Session } from './session.js';
 import { StatusLine } from './status.js';
+import { ClosedError } from '../errors.js';
 
 export interface BatchConsumer {
   write(batch: EventBatch, limit?: number): void | Promise<void>;
@@ -33,6 +34,9 @@ export async function stream(o: StreamOptions): Promise<StreamResult> {
   o.writer.onEnd?.(stop);
   const timer = o.durationS !== undefined ? setTimeout(stop, o.durationS * 1000) : undefined;
   o.status?.start(() => ({ received, lost }));
+  // stopped before reading began (a signal while the reader opened or the program attached): the
+  // reader is closed already, and yields what its rings held then, or is empty and refuses to be read
+  const stoppedEarly = o.session.signal !== undefined;
   try {
     for await (const batch of o.reader.batches()) {
       let limit = batch.length;
@@ -43,6 +47,8 @@ export async function stream(o: StreamOptions): Promise<StreamResult> {
       for (const c of o.consumers ?? []) await c.write(batch, limit);
       if (o.writer.ended || (o.count !== undefined && received >= o.count)) break;
     }
+  } catch (err) {
+    if (!(stoppedEarly && err instanceof ClosedError)) throw err;
   } finally {
     if (timer) clearTimeout(timer);
     o.status?.stop();

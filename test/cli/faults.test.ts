@@ -21,6 +21,19 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
+/**
+ * The program is attached to the namespace's device: clsact, a bpfpipe filter on it; tcx, one more tcx
+ * link than `tcxBefore` (this bpftool lists tcx links as type 11, without their device).
+ */
+function attached(ns: { dev: string; tryRun(cmd: string, args: string[]): { stdout: string } }, mode: string, tcxBefore: number): boolean {
+  if (mode === 'clsact') return /bpfpipe:/.test(ns.tryRun('tc', ['filter', 'show', 'dev', ns.dev, 'ingress']).stdout);
+  return tcxLinks() > tcxBefore;
+}
+
+function tcxLinks(): number {
+  return (execFileSync('bpftool', ['link', 'show'], { encoding: 'utf8' }).match(/type (11|tcx)\b/g) ?? []).length;
+}
+
 async function stop(run: RunningCli): Promise<void> {
   const t0 = Date.now();
   run.child.kill('SIGINT');
@@ -32,8 +45,9 @@ async function stop(run: RunningCli): Promise<void> {
 for (const mode of ['tcx', 'clsact']) {
   test(`run (${mode}): the interface is deleted while attached`, async () => {
     await withNetns(async (ns) => {
+      const tcx = tcxLinks();
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events') && ns.tryRun('bpftool', ['net', 'show', 'dev', ns.dev]).stdout.length > 0, 'attach');
+      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events') && attached(ns, mode, tcx), 'attach');
       await new Promise((r) => setTimeout(r, 300));
       ns.deleteDev();
       await new Promise((r) => setTimeout(r, 200));
@@ -44,8 +58,9 @@ for (const mode of ['tcx', 'clsact']) {
 
   test(`run (${mode}): its network namespace is deleted while attached`, async () => {
     await withNetns(async (ns) => {
+      const tcx = tcxLinks();
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events'), 'attach');
+      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events') && attached(ns, mode, tcx), 'attach');
       await new Promise((r) => setTimeout(r, 300));
       execFileSync('ip', ['netns', 'del', ns.name]); // the process still lives in it
       await stop(run);
