@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { withNetns, BpffsGuard } from '../kernel/helpers/index.js';
-import { cli, startCli, ROOT, type RunningCli } from './support.js';
+import { cli, startCli, waitAttached, ROOT, type RunningCli } from './support.js';
 
 const guard = new BpffsGuard();
 after(() => assert.deepEqual(guard.restore(), [], 'bpffs entries left behind'));
@@ -21,19 +21,6 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-/**
- * The program is attached to the namespace's device: clsact, a bpfpipe filter on it; tcx, one more tcx
- * link than `tcxBefore` (this bpftool lists tcx links as type 11, without their device).
- */
-function attached(ns: { dev: string; tryRun(cmd: string, args: string[]): { stdout: string } }, mode: string, tcxBefore: number): boolean {
-  if (mode === 'clsact') return /bpfpipe:/.test(ns.tryRun('tc', ['filter', 'show', 'dev', ns.dev, 'ingress']).stdout);
-  return tcxLinks() > tcxBefore;
-}
-
-function tcxLinks(): number {
-  return (execFileSync('bpftool', ['link', 'show'], { encoding: 'utf8' }).match(/type (11|tcx)\b/g) ?? []).length;
-}
-
 async function stop(run: RunningCli): Promise<void> {
   const t0 = Date.now();
   run.child.kill('SIGINT');
@@ -45,9 +32,8 @@ async function stop(run: RunningCli): Promise<void> {
 for (const mode of ['tcx', 'clsact']) {
   test(`run (${mode}): the interface is deleted while attached`, async () => {
     await withNetns(async (ns) => {
-      const tcx = tcxLinks();
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events') && attached(ns, mode, tcx), 'attach');
+      await waitAttached(ns, run);
       await new Promise((r) => setTimeout(r, 300));
       ns.deleteDev();
       await new Promise((r) => setTimeout(r, 200));
@@ -58,9 +44,8 @@ for (const mode of ['tcx', 'clsact']) {
 
   test(`run (${mode}): its network namespace is deleted while attached`, async () => {
     await withNetns(async (ns) => {
-      const tcx = tcxLinks();
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-      await until(() => fs.existsSync('/sys/fs/bpf/tc/globals/events') && attached(ns, mode, tcx), 'attach');
+      await waitAttached(ns, run);
       await new Promise((r) => setTimeout(r, 300));
       execFileSync('ip', ['netns', 'del', ns.name]); // the process still lives in it
       await stop(run);

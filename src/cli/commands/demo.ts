@@ -58,7 +58,7 @@ async function kernelDemo(session: Session, rate: number): Promise<DemoRun> {
   }
   const readers: EventReader[] = [];
   for (let k = 0; k < CHANNELS; k++) {
-    readers.push(session.own(`reader ${k}`, await openEvents(obj.map('events'), { channel: k, struct: 'event', pagesPerCpu: 64 }), (r) => r.close()));
+    readers.push(session.own(`reader ${k}`, await openEvents(obj.map('events'), { channel: k, struct: 'event', pagesPerCpu: 64, prime: false }), (r) => r.close()));
   }
   const traffic = session.own('traffic', await startTraffic(net.a, net.addrA, net.addrB, rate), (t) => t.stop());
   return { readers, traffic, ending: 'removing the namespaces' };
