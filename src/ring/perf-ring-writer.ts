@@ -9,9 +9,8 @@ export class PerfRingWriter {
   readonly ring: Uint8Array;
   head: number;
 
-  /** A ring of `ring` bytes of its own, or the given ring's memory; `start`: the position of its first record. */
-  constructor(ring: number | Uint8Array, start: number) {
-    this.ring = typeof ring === 'number' ? new Uint8Array(ring) : ring;
+  constructor(size: number, start: number) {
+    this.ring = new Uint8Array(size);
     this.head = start;
   }
 

@@ -9,7 +9,7 @@
  * latency) or watermark wake-ups (batches), with one ring, one order of records and nothing to drain
  * when the reader switches.
  */
-import { kernel, pageSize, type Mapping } from '../sys/index.js';
+import { kernel, pageSize, memoryMapping, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js';
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_SET_OUTPUT } from './perf-attr.js';
@@ -67,7 +67,7 @@ export class PerfRing {
     this.synthetic = synthetic !== undefined;
     if (synthetic) {
       this.fd = synthetic.fd;
-      this.mapping = { address: 0n, length: synthetic.memory.byteLength, buffer: synthetic.memory };
+      this.mapping = memoryMapping(synthetic.memory);
     } else {
       [this.fd, this.mapping] = openMapped(o, page);
     }

@@ -18,7 +18,7 @@
 import type { EventReader } from './reader.js';
 import { touch } from './prime.js';
 import { BURST, MIN_WINDOW_MS } from './wakeup-mode.js';
-import { SyntheticPerfRing, SyntheticRingbuf, SYNTHETIC_WATERMARK, type SyntheticRing } from './synthetic-rings.js';
+import { SyntheticPerfRing, SyntheticRingbuf, SYNTHETIC_WATERMARK, SYNTHETIC_RECORD_MAX, type SyntheticRing } from './synthetic-rings.js';
 
 type Kind = 'perf' | 'ringbuf';
 
@@ -47,7 +47,7 @@ const LOST_EVERY = 64;
  * without samples: two windows, and a margin for the timers), and a burst that ends them.
  */
 const PAUSE_MS = 3 * MIN_WINDOW_MS;
-const BURST_BYTES = 2 * BURST * 80;
+const BURST_BYTES = 2 * BURST * SYNTHETIC_RECORD_MAX;
 
 const RINGS: Record<Kind, new (pages: number) => SyntheticRing> = { perf: SyntheticPerfRing, ringbuf: SyntheticRingbuf };
 let bare: Promise<void> | undefined;
@@ -132,7 +132,7 @@ class Traffic {
     // a backlog (more than the half ring a drain takes): the reader drains again without waiting
     if (BACKLOG.includes(k)) return (ring.fill((ring.size * 5) / 8, false), ring.wake());
     // a sample and no wake-up: the poll timer ends the wait
-    if (POLLED.has(k)) return ring.fill(80, false);
+    if (POLLED.has(k)) return ring.fill(SYNTHETIC_RECORD_MAX, false);
     setImmediate(() => (ring.fill(SYNTHETIC_WATERMARK, i % LOST_EVERY === 0), ring.wake()));
   }
 }

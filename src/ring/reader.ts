@@ -160,7 +160,7 @@ export class EventReader implements AsyncIterable<RingEvent> {
       this.lastDropsPoll = now;
       const from = b.lost.length;
       this.stats.lost += this.losses.poll(b.lost);
-      if (diag.readerLost.active && !this.parts.quiet) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
+      if (diag.readerLost.active) for (let j = from; j < b.lost.length; j++) this.publishLost(b.lost[j]!, 'counter');
     }
     const batch = takeBatch(b, read, lease, this.merge, final, this.parts.decoder, this.kind === 'perf');
     if (!batch) return undefined;

@@ -3,7 +3,7 @@
  * plus the doubly mapped data read-only; acquire loads of producer_pos and record headers, release
  * store of consumer_pos after the committed records have been copied out.
  */
-import { kernel, pageSize, type Mapping } from '../sys/index.js';
+import { kernel, pageSize, memoryMapping, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
 import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
@@ -44,8 +44,8 @@ export class RingbufRing {
     this.mask = size - 1;
     this.synthetic = synthetic !== undefined;
     if (synthetic) {
-      this.consumerMap = { address: 0n, length: page, buffer: synthetic.consumer };
-      this.producerMap = { address: 0n, length: page + 2 * size, buffer: synthetic.producer };
+      this.consumerMap = memoryMapping(synthetic.consumer);
+      this.producerMap = memoryMapping(synthetic.producer);
     } else {
       [this.consumerMap, this.producerMap] = mapRingbuf(fd, size, page);
     }

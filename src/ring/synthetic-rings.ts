@@ -17,6 +17,8 @@ import type { ReaderParts } from './reader-parts.js';
 /** A perf ring's watermark (bytes) in the full reader, and the poll interval of both readers. */
 export const SYNTHETIC_WATERMARK = 1024;
 const FLUSH_MS = 1;
+/** The largest record a fill writes (a perf sample). */
+export const SYNTHETIC_RECORD_MAX = 80;
 /** A sample's bytes: 64 (an 80-byte perf record, a 72-byte ring buffer record). */
 const SAMPLE_BYTES = 64;
 
@@ -40,7 +42,7 @@ export abstract class SyntheticRing {
   /** About `bytes` of samples, and a lost (perf) or a discarded (ring buffer) record if `lost`: as much as the free space takes. */
   fill(bytes: number, lost: boolean): void {
     if (this.closed) return;
-    const target = Math.min(this.head + bytes, this.consumed() + this.size - 2 * RECORD_MAX);
+    const target = Math.min(this.head + bytes, this.consumed() + this.size - 2 * SYNTHETIC_RECORD_MAX);
     while (this.head < target) this.sample();
     if (lost) this.lost();
     this.publish();
@@ -88,8 +90,6 @@ export abstract class SyntheticRing {
     };
   }
 }
-/** The largest record a fill writes (a perf sample). */
-const RECORD_MAX = 80;
 
 /** A perf ring: its meta page, then the data. */
 export class SyntheticPerfRing extends SyntheticRing {
@@ -155,7 +155,7 @@ function perfRecord(size: number, write: (w: PerfRingWriter) => void): Uint8Arra
   write(w);
   return w.ring;
 }
-const PERF_SAMPLE = perfRecord(RECORD_MAX, (w) => w.sample(Array.from({ length: SAMPLE_BYTES }, (_, i) => i)));
+const PERF_SAMPLE = perfRecord(SYNTHETIC_RECORD_MAX, (w) => w.sample(Array.from({ length: SAMPLE_BYTES }, (_, i) => i)));
 const PERF_LOST = perfRecord(24, (w) => w.lost(1));
 
 /** A ring buffer: the consumer page; the producer page, then the data twice (as the kernel maps it). */

@@ -4,7 +4,7 @@ import { LinuxKernel } from './linux-kernel.js';
 
 setDefaultKernelFactory(() => new LinuxKernel());
 
-export { kernel, useKernel } from './kernel.js';
+export { kernel, useKernel, memoryMapping } from './kernel.js';
 export type { Kernel, Mapping, NativeMemory, PollRegistration } from './kernel.js';
 export { LinuxKernel } from './linux-kernel.js';
 export { ensureBpffs, isBpffs, checkPinPath, checkPinDir, removeEmptyDirs, readOnlyBpffs, privateBpffs, BPFFS_ROOT } from './bpffs.js';

@@ -11,6 +11,11 @@ export interface Mapping {
   readonly buffer: ArrayBuffer;
 }
 
+/** A Mapping over plain memory, in the shape of the kernel's (a synthetic ring: prime-reader.ts); nothing to unmap. */
+export function memoryMapping(buffer: ArrayBuffer): Mapping {
+  return { address: 0n, length: buffer.byteLength, buffer };
+}
+
 /** Native memory whose address can be put into a bpf_attr. */
 export interface NativeMemory {
   readonly address: bigint;
