@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withNetns, assertTcClean, BpffsGuard } from '../kernel/helpers/index.js';
-import { cli, startCli, repeatUntil, ROOT } from './support.js';
+import { cli, startCli, repeatUntil, waitAttached, ROOT } from './support.js';
 
 const guard = new BpffsGuard([...['/sys/fs/bpf/tc', '/sys/fs/bpf/ip', '/sys/fs/bpf/xdp', '/sys/fs/bpf/bpfpipe']]);
 after(() => {
@@ -93,23 +93,33 @@ test('run --format pcapng opens in tshark; hex and none work', async () => {
     await withNetns(async (ns) => {
       const file = path.join(tmp, 'out.pcapng');
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--count', '4', '--format', 'pcapng', '--output', file], { netns: ns.path });
-      assert.equal(await repeatUntil(run.exited, () => ns.sendUdp(2, { port: 9001, from: 'peer' })), 0, run.stderr());
+      // (port 9000: the program writes dport 9000+k to channel k, and `run` reads channel 0. Before, the
+      // test sent to 9001 and 9002 and passed on the peer's ARP and IPv6 neighbour traffic alone, when
+      // enough of it came within the time.)
+      assert.equal(await repeatUntil(run.exited, () => ns.sendUdp(2, { port: 9000, from: 'peer' })), 0, run.stderr());
       const fields = execFileSync('tshark', ['-r', file, '-n', '-T', 'fields', '-e', 'frame.len', '-e', 'frame.comment', '-e', 'udp.dstport', '-e', 'eth.type'])
         .toString().trim().split('\n').map((l) => l.split('\t'));
       assert.equal(fields.length, 4);
+      let udp = 0;
       for (const [len, comment, dport] of fields) {
         const c = JSON.parse(comment!);
         assert.equal(Number(len), c.event.len);
-        if (c.event.ip_proto === 17) assert.equal(Number(dport), 9001);
+        if (c.event.ip_proto === 17) {
+          assert.equal(Number(dport), 9000);
+          assert.equal(c.event.dport, 9000);
+          udp++;
+        }
       }
+      assert.ok(udp > 0, `the test's datagrams are in the capture: ${fields.map((f) => f.join(' ')).join('; ')}`);
       const hex = startCli(['run', OBJ, '--iface', ns.dev, '--count', '2', '--format', 'hex'], { netns: ns.path });
-      assert.equal(await repeatUntil(hex.exited, () => ns.sendUdp(1, { port: 9002, from: 'peer' })), 0, hex.stderr());
+      assert.equal(await repeatUntil(hex.exited, () => ns.sendUdp(1, { port: 9000, from: 'peer' })), 0, hex.stderr());
       assert.match(hex.stdout(), /^cpu \d+ slot \d+ ts \d+ size \d+\n  event \{/);
       assert.match(hex.stdout(), /\n    0000  [0-9a-f]{2} /);
       const none = startCli(['run', OBJ, '--iface', ns.dev, '--count', '3', '--format', 'none'], { netns: ns.path });
       assert.equal(await repeatUntil(none.exited, () => ns.sendUdp(1, { from: 'peer' })), 0, none.stderr());
       assert.equal(none.stdout(), '');
       assert.match(none.stderr(), /received 3, lost 0/);
+      assert.doesNotMatch(none.stderr(), /other channels/);
       assertTcClean(ns);
     });
   } finally {
@@ -117,18 +127,35 @@ test('run --format pcapng opens in tshark; hex and none work', async () => {
   }
 });
 
+test('run says how many events went to channels it does not read, and which option reads them', async () => {
+  await withNetns(async (ns) => {
+    const run = startCli(['run', OBJ, '--iface', ns.dev, '--count', '3', '--format', 'none'], { netns: ns.path });
+    let sent = 0;
+    const code = await repeatUntil(run.exited, () => {
+      ns.sendUdp(2, { port: 9003, from: 'peer' }); // channel 3
+      ns.sendUdp(1, { port: 9000, from: 'peer' });
+      sent += 2;
+    });
+    assert.equal(code, 0, run.stderr());
+    const lines = run.stderr().trim().split('\n');
+    assert.match(lines.at(-2)!, /^received 3, lost 0/);
+    const note = lines.at(-1)!.match(/^bpfpipe: (\d+) event\(s\) went to other channels of the map, which no reader took \((\d+) on channel 3\); this command reads channel 0: --channel 3 reads channel 3$/);
+    assert.ok(note, lines.at(-1));
+    // (datagrams sent before the program was attached, or after the third event, are not counted)
+    assert.ok(Number(note[1]) >= 1 && Number(note[1]) <= sent, `${note[1]} of ${sent} sent to channel 3`);
+    assert.equal(note[1], note[2]);
+    assertTcClean(ns);
+  });
+});
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   for (const mode of ['tcx', 'clsact']) {
     test(`run --attach ${mode}, then ${signal}: exits 0 within 1 s, summary printed, nothing left`, async () => {
       await withNetns(async (ns) => {
         const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-        // Wait until it is attached and reading: events arrive.
-        const deadline = Date.now() + 10_000;
-        while (!/attached|received/.test(run.stderr()) && Date.now() < deadline) {
-          const attached = ns.tryRun('bpftool', ['net', 'show', 'dev', ns.dev]).stdout.includes('tc_events');
-          if (attached) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        // (before, this waited for `bpftool net show` to name the program, which it does not for a tcx
+        // link: each tcx case waited out its 10 s)
+        await waitAttached(ns, run);
         ns.sendUdp(3, { from: 'peer' });
         await new Promise((r) => setTimeout(r, 300));
         const t0 = Date.now();

@@ -2,10 +2,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { afterEach } from 'node:test';
 import type { TestNetns } from '../kernel/helpers/index.js';
+import { stopLeftover, type Leftover } from './leftover.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
+const REPORTS = path.join(ROOT, 'test-artifacts/reports');
 
 export interface CliResult {
   status: number | null;
@@ -27,16 +30,38 @@ export interface RunningCli {
   stderr(): string;
   /** Resolves with the exit status when the process ends. */
   exited: Promise<number | null>;
-  /** The exit status, or a failure (after SIGKILLing it) when the process is still running after `ms`. */
+  /** The exit status, or a failure (describing and stopping it) when the process is still running after `ms`. */
   exitWithin(ms: number): Promise<number | null>;
 }
 
-/** Start the CLI in the background. */
+// The CLI processes a test started and that have not ended yet.
+const running = new Map<ChildProcess, Leftover>();
+
+// A test that ends (failed, or forgot one) with a CLI process still running: that process is stopped
+// here, so that what it holds (the slots of a pinned map, a tc hook) cannot fail the tests after it;
+// what it was doing is printed first, and the test fails.
+afterEach(async () => {
+  const left = [...running];
+  running.clear();
+  const reports: string[] = [];
+  for (const [, l] of left) reports.push(await stopLeftover(l));
+  if (reports.length) {
+    for (const r of reports) process.stderr.write(`${r}\n`);
+    throw new Error(`a bpfpipe process was still running at the end of the test (stopped): ${reports.map((r) => r.split('\n')[0]).join('; ')}`);
+  }
+});
+
+/** Start the CLI in the background (stopped after the test if it is still running then). */
 export function startCli(args: string[], o: { netns?: string } = {}): RunningCli {
-  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  // (--report-on-signal: SIGUSR2 writes a diagnostic report, read when a process is left running)
+  const node = [process.execPath, '--report-on-signal', `--report-directory=${REPORTS}`, CLI, ...args];
+  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, ...node] : node;
   const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
+  const leftover: Leftover = { child, args, stderr: () => err, reports: REPORTS };
+  running.set(child, leftover);
+  child.on('exit', () => running.delete(child));
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   // 'close', not 'exit': the exit can come before the last of stdout and stderr is read (a summary
@@ -44,17 +69,15 @@ export function startCli(args: string[], o: { netns?: string } = {}): RunningCli
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const exitWithin = async (ms: number): Promise<number | null> => {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`bpfpipe ${args.join(' ')} still running after ${ms} ms; stderr: ${err}`));
-      }, ms);
-    });
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
     try {
-      return await Promise.race([exited, late]);
+      const first = await Promise.race([exited, late]);
+      if (first !== 'late') return first;
     } finally {
       clearTimeout(timer);
     }
+    running.delete(child);
+    throw new Error(`still running after ${ms} ms (stopped): ${await stopLeftover(leftover)}`);
   };
   return { child, stdout: () => out, stderr: () => err, exited, exitWithin };
 }

@@ -6,6 +6,7 @@ import { pickProgram, pickEventMap, pickStruct } from '../pick.js';
 import { pipeline } from '../pipeline.js';
 import { Session } from '../session.js';
 import { requireCapabilities } from '../privileges.js';
+import { OtherChannels } from '../other-channels.js';
 import { readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
 import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 import { addSinkOptions, createSinks, sinksWantRecords, type SinkFlags } from '../sinks.js';
@@ -83,11 +84,14 @@ export function runCommand(): Command {
         }),
         (r) => r.close(),
       );
+      const others = OtherChannels.watch(obj, map.name, flags.channel ?? 0);
       // Attached only once the rings are in place: no event of the first packets is lost.
       const attachment = session.own('attachment', await attachTc(obj.program(prog.name), { iface: flags.iface, direction: dir, mode }), (a) => a.close());
       if (process.stderr.isTTY) process.stderr.write(`bpfpipe: ${prog.name} attached to ${flags.iface} ${dir} (${attachment.mode}); reading ${map.name}\n`);
       const result = await pipeline({ ...flags, session, reader, consumers: sinks.consumers });
       await sinks.finish(result); // the summary line, with the sinks' counts
+      const note = others?.note();
+      if (note) process.stderr.write(`${note}\n`);
     } finally {
       await session.close();
     }
