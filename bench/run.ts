@@ -137,13 +137,18 @@ try {
     // ~400 ns per decoded object the reader uses 80 % of its CPU, and a collection of the old
     // generation (5-8 ms) backs up 10-16 k events: 1024 pages per CPU (58 k events of 72 B) overflow
     // when two come close; 4096 pages (16 MiB) hold ~116 ms of events. Both sizes, both readers.
+    // The 4096-page row again with idleOtherThreads(), as a collector pinned to a CPU runs: with the
+    // reader pinned, V8's helper threads (the parallel scavenger's among them) otherwise preempt it
+    // thousands of times a run (`switches.involuntary`).
     const n = 6_000_000;
-    for (const pages of decodedPages) {
-      const name = `perf 64 B decoded objects, for await, 2M events/s, ${pages} pages/CPU`;
+    const decodedReader = (pages: number, env: Record<string, string>) =>
+      startReader([...BPFPIPE_READER_CMD, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')], env);
+    for (const [pages, idle] of [...decodedPages.map((p) => [p, false] as const), ...(decodedPages.includes(4096) ? [[4096, true] as const] : [])]) {
+      const name = `perf 64 B decoded objects, for await, 2M events/s, ${pages} pages/CPU${idle ? ', idleOtherThreads()' : ''}`;
       await compare(
         name,
         async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n, { rate: 2_000_000 }),
-        async () => measure(obj, name, 'bpfpipe for await (decoded)', await startReader([...BPFPIPE_READER_CMD, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')]), 'perf_bench', n, { rate: 2_000_000 }),
+        async () => measure(obj, name, `bpfpipe for await (decoded)${idle ? ', idleOtherThreads()' : ''}`, await decodedReader(pages, idle ? IDLE : {}), 'perf_bench', n, { rate: 2_000_000 }),
       );
     }
   }
