@@ -143,7 +143,9 @@ try {
     const n = 6_000_000;
     const decodedReader = (pages: number, env: Record<string, string>) =>
       startReader([...BPFPIPE_READER_CMD, 'decoded', perfPin, String(pages), path.join(ROOT, 'bpf/bench.bpf.o')], env);
-    for (const [pages, idle] of [...decodedPages.map((p) => [p, false] as const), ...(decodedPages.includes(4096) ? [[4096, true] as const] : [])]) {
+    const decodedRows = decodedPages.map((pages) => ({ pages, idle: false }));
+    if (decodedPages.includes(4096)) decodedRows.push({ pages: 4096, idle: true });
+    for (const { pages, idle } of decodedRows) {
       const name = `perf 64 B decoded objects, for await, 2M events/s, ${pages} pages/CPU${idle ? ', idleOtherThreads()' : ''}`;
       await compare(
         name,

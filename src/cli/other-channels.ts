@@ -4,9 +4,8 @@
  * NAME_drops (bpf/include/bpfpipe.h). The counts are taken when reading starts and again at the end;
  * what went to other channels meanwhile is said after the summary, with the option that reads them.
  */
-import { DropsReader, DROPS_SUFFIX, isDropsMap } from '../kernel/aux-maps.js';
+import { DropsReader, DROPS_SUFFIX, isDropsMap, channelCount } from '../kernel/aux-maps.js';
 import { MapType } from '../object/uapi.js';
-import { possibleCpus } from '../sys/index.js';
 import type { BpfMap } from '../kernel/map.js';
 import type { LoadedObject } from '../kernel/load.js';
 
@@ -24,24 +23,14 @@ export class OtherChannels {
     const events = obj.maps.get(mapName);
     const drops = obj.maps.get(mapName + DROPS_SUFFIX);
     if (!events || events.type !== MapType.PERF_EVENT_ARRAY || !drops || !isDropsMap(drops)) return undefined;
-    const n = Math.min(drops.maxEntries, Math.floor(events.maxEntries / possibleCpus().length));
+    const n = Math.min(drops.maxEntries, channelCount(events));
     const channels = Array.from({ length: n }, (_, ch) => ch).filter((ch) => ch !== read);
     return channels.length ? new OtherChannels(drops, read, channels) : undefined;
   }
 
-  /** Events refused on the other channels since watch(), by channel (only those with some). */
-  counts(): Map<number, bigint> {
-    const out = new Map<number, bigint>();
-    this.channels.forEach((ch, i) => {
-      const n = this.counters.total(ch) - this.base[i]!;
-      if (n > 0n) out.set(ch, n);
-    });
-    return out;
-  }
-
-  /** One line for stderr, or undefined when no event went to another channel. */
+  /** One line for stderr on what the other channels refused since watch(), or undefined when nothing. */
   note(): string | undefined {
-    const counts = [...this.counts()];
+    const counts = this.channels.map((ch, i) => [ch, this.counters.total(ch) - this.base[i]!] as const).filter(([, n]) => n > 0n);
     if (!counts.length) return undefined;
     const total = counts.reduce((s, [, n]) => s + n, 0n);
     const list = counts.map(([ch, n]) => `${n} on channel ${ch}`).join(', ');

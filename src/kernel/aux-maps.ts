@@ -18,6 +18,11 @@ export function isDropsMap(map: BpfMap): boolean {
   return map.type === MapType.PERCPU_ARRAY && map.keySize === 4 && map.valueSize === 8;
 }
 
+/** Channels of a perf event array: its slots in groups of one per possible CPU. */
+export function channelCount(events: BpfMap, ncpu = possibleCpus().length): number {
+  return Math.floor(events.maxEntries / ncpu);
+}
+
 /** Write the number of possible CPUs into a NAME_meta map (idempotent). */
 export function fillMeta(map: BpfMap): void {
   const key = new Uint8Array(4);

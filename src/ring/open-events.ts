@@ -11,7 +11,7 @@ import { BadInputError, UsageError, SyscallError, Errno, NotSupportedError } fro
 import { MapType, mapTypeName } from '../object/uapi.js';
 import { BpfMap, openMapById } from '../kernel/map.js';
 import { openPinnedMapSync } from '../kernel/pinned-map.js';
-import { DropsReader, isDropsMap, fillMeta, isMetaMap, DROPS_SUFFIX, META_SUFFIX } from '../kernel/aux-maps.js';
+import { DropsReader, isDropsMap, fillMeta, isMetaMap, channelCount, DROPS_SUFFIX, META_SUFFIX } from '../kernel/aux-maps.js';
 import { PerfRing } from './perf-ring.js';
 import { RingbufRing } from './ringbuf-ring.js';
 import { SlotClaims } from './claims.js';
@@ -122,7 +122,7 @@ function resolveSlots(map: BpfMap, o: OpenEventsOptions, ncpu: number): number[]
   } else {
     const k = o.channel ?? 0;
     if (!Number.isInteger(k) || k < 0) throw new UsageError(`channel must be a non-negative integer, got ${o.channel}`);
-    const channels = Math.floor(map.maxEntries / ncpu);
+    const channels = channelCount(map, ncpu);
     if (k >= channels) {
       throw new UsageError(`channel ${k} does not exist: map '${map.name}' has ${map.maxEntries} slots = ${channels} channel(s) of ${ncpu} CPUs`);
     }

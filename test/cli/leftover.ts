@@ -28,7 +28,7 @@ async function endWithin(child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** The process's fds, counted by what they are ("anon_inode:bpf-map × 9, anon_inode:[perf_event] × 4"). */
-export function fdSummary(pid: number): string {
+function fdSummary(pid: number): string {
   const counts = new Map<string, number>();
   let names: string[] = [];
   try {
@@ -58,7 +58,7 @@ function readProc(pid: number, file: string): string {
 
 interface Report {
   javascriptStack?: { message?: string; stack?: string[] };
-  libuv?: { type: string; is_active?: boolean; fd?: number; timeout?: number; signum?: number }[];
+  libuv?: { type: string; is_active?: boolean; fd?: number; firesInMsFromNow?: number; signum?: number }[];
 }
 
 /** Ask the process for Node's diagnostic report (SIGUSR2) and summarize it; '' when none came. */
@@ -80,7 +80,7 @@ async function nodeReport(pid: number, dir: string): Promise<string> {
         const r = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Report;
         const stack = (r.javascriptStack?.stack ?? []).map((l) => l.trim()).filter((l) => l !== '').slice(0, 12);
         const handles = (r.libuv ?? []).filter((h) => h.is_active).map((h) =>
-          [h.type, h.fd !== undefined && h.fd >= 0 ? `fd ${h.fd}` : '', h.timeout !== undefined ? `${h.timeout} ms` : '', h.signum ? `signal ${h.signum}` : ''].filter(Boolean).join(' '));
+          [h.type, h.fd !== undefined && h.fd >= 0 ? `fd ${h.fd}` : '', h.firesInMsFromNow !== undefined ? `in ${h.firesInMsFromNow} ms` : '', h.signum ? `signal ${h.signum}` : ''].filter(Boolean).join(' '));
         return `  js: ${r.javascriptStack?.message ?? ''} ${stack.join(' | ')}\n  active libuv handles: ${handles.join(', ')}\n  report: ${path.join(dir, file)}`;
       } catch (err) {
         return `  report ${file} unreadable: ${String(err)}`;

@@ -93,9 +93,8 @@ test('run --format pcapng opens in tshark; hex and none work', async () => {
     await withNetns(async (ns) => {
       const file = path.join(tmp, 'out.pcapng');
       const run = startCli(['run', OBJ, '--iface', ns.dev, '--count', '4', '--format', 'pcapng', '--output', file], { netns: ns.path });
-      // (port 9000: the program writes dport 9000+k to channel k, and `run` reads channel 0. Before, the
-      // test sent to 9001 and 9002 and passed on the peer's ARP and IPv6 neighbour traffic alone, when
-      // enough of it came within the time.)
+      // (port 9000: the program writes dport 9000+k to channel k, and `run` reads channel 0; without the
+      // test's datagrams, only the peer's ARP and IPv6 neighbour traffic would arrive, if enough of it did)
       assert.equal(await repeatUntil(run.exited, () => ns.sendUdp(2, { port: 9000, from: 'peer' })), 0, run.stderr());
       const fields = execFileSync('tshark', ['-r', file, '-n', '-T', 'fields', '-e', 'frame.len', '-e', 'frame.comment', '-e', 'udp.dstport', '-e', 'eth.type'])
         .toString().trim().split('\n').map((l) => l.split('\t'));
@@ -153,9 +152,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     test(`run --attach ${mode}, then ${signal}: exits 0 within 1 s, summary printed, nothing left`, async () => {
       await withNetns(async (ns) => {
         const run = startCli(['run', OBJ, '--iface', ns.dev, '--attach', mode, '--format', 'none'], { netns: ns.path });
-        // (before, this waited for `bpftool net show` to name the program, which it does not for a tcx
-        // link: each tcx case waited out its 10 s)
-        await waitAttached(ns, run);
+        await waitAttached(ns, run); // (`bpftool net show` does not name a tcx link's program)
         ns.sendUdp(3, { from: 'peer' });
         await new Promise((r) => setTimeout(r, 300));
         const t0 = Date.now();

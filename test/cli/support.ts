@@ -16,9 +16,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The command line of the CLI with `args` (Node's own options before them), in `netns` when given. */
+function command(args: string[], netns: string | undefined, nodeOptions: string[] = []): string[] {
+  const node = [process.execPath, ...nodeOptions, CLI, ...args];
+  return netns ? ['nsenter', `--net=${netns}`, ...node] : node;
+}
+
 /** Run the CLI to completion (in network namespace `netns` when given). */
 export function cli(args: string[], o: { netns?: string; timeoutMs?: number; input?: string } = {}): CliResult {
-  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const cmd = command(args, o.netns);
   const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: o.timeoutMs ?? 20_000, input: o.input, maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -54,8 +60,7 @@ afterEach(async () => {
 /** Start the CLI in the background (stopped after the test if it is still running then). */
 export function startCli(args: string[], o: { netns?: string } = {}): RunningCli {
   // (--report-on-signal: SIGUSR2 writes a diagnostic report, read when a process is left running)
-  const node = [process.execPath, '--report-on-signal', `--report-directory=${REPORTS}`, CLI, ...args];
-  const cmd = o.netns ? ['nsenter', `--net=${o.netns}`, ...node] : node;
+  const cmd = command(args, o.netns, ['--report-on-signal', `--report-directory=${REPORTS}`]);
   const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -14,6 +14,7 @@ import { createDemoNet } from '../demo/netns.js';
 import { startTraffic, type Traffic } from '../demo/traffic.js';
 import { udpFrame } from '../demo/frames.js';
 import { formatRate } from '../status.js';
+import { CLI_READER } from './common.js';
 
 const OBJECT = fileURLToPath(new URL('../../../bpf/tc_events.bpf.o', import.meta.url));
 const CHANNELS = 4;
@@ -58,7 +59,7 @@ async function kernelDemo(session: Session, rate: number): Promise<DemoRun> {
   }
   const readers: EventReader[] = [];
   for (let k = 0; k < CHANNELS; k++) {
-    readers.push(session.own(`reader ${k}`, await openEvents(obj.map('events'), { channel: k, struct: 'event', pagesPerCpu: 64, prime: false }), (r) => r.close()));
+    readers.push(session.own(`reader ${k}`, await openEvents(obj.map('events'), { channel: k, struct: 'event', pagesPerCpu: 64, ...CLI_READER }), (r) => r.close()));
   }
   const traffic = session.own('traffic', await startTraffic(net.a, net.addrA, net.addrB, rate), (t) => t.stop());
   return { readers, traffic, ending: 'removing the namespaces' };

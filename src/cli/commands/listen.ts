@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { Command } from 'commander';
 import { openPinnedMap, openEvents, ObjectSpec, UsageError, BadInputError, PinError } from '../../index.js';
-import { privateBpffsHint } from './common.js';
+import { privateBpffsHint, CLI_READER } from './common.js';
 import { addOutputOptions, nonNegativeInt, slotList, pagesPerCpu, type OutputFlags } from '../options.js';
 import { pipeline } from '../pipeline.js';
 import { addSinkOptions, createSinks, sinksWantRecords, type SinkFlags } from '../sinks.js';
@@ -63,8 +63,7 @@ export function listenCommand(): Command {
           btf: spec,
           pagesPerCpu: flags.pages,
           timestamps: flags.timestamps && (flags.format !== 'none' || sinksWantRecords(flags)),
-          // (formatting costs the CLI some 900 ns an event: the prime's 0.3 s at start would buy nothing)
-          prime: false,
+          ...CLI_READER,
         }),
         (r) => r.close(),
       );

@@ -7,7 +7,7 @@ import { pipeline } from '../pipeline.js';
 import { Session } from '../session.js';
 import { requireCapabilities } from '../privileges.js';
 import { OtherChannels } from '../other-channels.js';
-import { readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
+import { CLI_READER, readSpec, addDirectionOptions, direction, attachMode, requireSharedBpffs } from './common.js';
 import { writeManifest, removeManifest, netnsInode, intendedPins, missingDirs } from '../manifest.js';
 import { addSinkOptions, createSinks, sinksWantRecords, type SinkFlags } from '../sinks.js';
 import { addRuntimeOptions, type UserspaceFlags } from '../userspace.js';
@@ -79,8 +79,7 @@ export function runCommand(): Command {
           struct,
           pagesPerCpu: flags.pages,
           timestamps,
-          // (formatting costs the CLI some 900 ns an event: the prime's 0.3 s at start would buy nothing)
-          prime: false,
+          ...CLI_READER,
         }),
         (r) => r.close(),
       );
