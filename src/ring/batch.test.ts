@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder, columnsFor } from './batch-builder.js';
 import { CHUNK } from './batch.js';
 import { ClosedError } from '../errors.js';
 
@@ -227,4 +227,21 @@ test('a released leased batch throws on every per-sample accessor (its columns a
     assert.equal(batch.length, 4);
     assert.equal(batch.bytes, 256);
   }
+});
+
+test('a reader\'s columns hold a drain of half its largest ring of 64-byte records from the start: a backlog does not grow them', () => {
+  assert.equal(columnsFor(4096), 1024);
+  assert.equal(columnsFor(64 * 4096), 2048);
+  assert.equal(columnsFor(512 * 4096), 16384);
+  assert.equal(columnsFor(1024 * 4096), 32768);
+  assert.equal(columnsFor(1 << 30), 65536);
+  // The bench's backlog drain: half a 4 MiB ring of 80-byte records (64-byte events with their headers).
+  const b = new BatchBuilder(undefined, true, columnsFor(4 << 20));
+  const off = b.off;
+  b.reserve(Math.ceil((2 << 20) / 80));
+  assert.equal(b.off, off, 'the columns were not reallocated');
+  // A ring of smaller records still grows them, as before.
+  b.reserve(40000);
+  assert.notEqual(b.off, off);
+  assert.equal(b.off.length, 65536);
 });

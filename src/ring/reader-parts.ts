@@ -39,6 +39,8 @@ export interface ReaderParts {
   setEager?: (eager: boolean, rings: readonly PerfRing[]) => void;
   /** A reader of bpfpipe's own (prime-reader.ts): publishes no diagnostics. */
   quiet?: boolean;
+  /** The batch columns' first capacity (default: columnsFor() of the largest ring). */
+  columns?: number;
 }
 
 /**
@@ -62,5 +64,6 @@ export function fixedParts(p: ReaderParts): ReaderParts {
     watermarkBytes: p.watermarkBytes,
     setEager: p.setEager,
     quiet: p.quiet ?? false,
+    columns: p.columns,
   };
 }

@@ -11,7 +11,7 @@ import { LossReport, RingLosses } from './loss-report.js';
 import { primeRingPaths } from './prime.js';
 import { OrderedMerge } from './ordered-merge.js';
 import { EventBatch } from './batch.js';
-import { BatchBuilder } from './batch-builder.js';
+import { BatchBuilder, columnsFor } from './batch-builder.js';
 import { takeBatch } from './reader-batch.js';
 import { fixedParts, type ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
@@ -69,7 +69,8 @@ export class EventReader implements AsyncIterable<RingEvent> {
     this.dropsEveryMs = Math.max(parts.flushMs, DROPS_MIN_MS);
     this.perfRings = [...parts.perfRings];
     this.merge = parts.ordered ? new OrderedMerge(parts.ordered.windowMs) : undefined;
-    this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf');
+    const columns = parts.columns ?? columnsFor(Math.max(parts.ringbuf?.size ?? 0, ...parts.perfRings.map((r) => r.size)));
+    this.builder = new BatchBuilder(parts.decoder, parts.kind === 'perf', columns);
     this.copyBatches = parts.copyBatches ?? false;
     this.losses = new LossReport(parts.drops, parts.kind === 'perf' ? (slot) => this.perfRings.find((r) => r.slot === slot)?.cpu ?? 0 : undefined);
     this.ringLosses = new RingLosses(this.losses, this.stats, this.builder, (l) => this.publishLost(l, 'ring'));

@@ -12,6 +12,7 @@ import { PerfRingWriter } from './perf-ring-writer.js';
 import { MMAP_PAGE } from './perf-records.js';
 import { RINGBUF_DISCARD_BIT, RINGBUF_HDR_SZ } from './ringbuf-records.js';
 import { POSITION_BIAS, fromKernel, toKernel } from './ring-position.js';
+import { MIN_COLUMNS } from './batch-builder.js';
 import type { ReaderParts } from './reader-parts.js';
 
 /** A perf ring's watermark (bytes) in the full reader, and the poll interval of both readers. */
@@ -87,6 +88,8 @@ export abstract class SyntheticRing {
       watermarkBytes: perfFull ? SYNTHETIC_WATERMARK : undefined,
       setEager: perfFull ? (eager) => void eager : undefined,
       quiet: true,
+      // (the smallest columns: a backlog's drain grows them, as it does a real reader's of small records)
+      columns: MIN_COLUMNS,
     };
   }
 }
