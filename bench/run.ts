@@ -6,7 +6,7 @@
  *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
  *   (ringbuf-poll: only the ring buffer's no-wake-up row)
  *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
- *   --decoded-pages 1024,4096: the ring pages per CPU of the decoded rows
+ *   --decoded-pages 1024,4096,8192: the ring pages per CPU of the decoded rows
  */
 import * as path from 'node:path';
 import { ROOT, BIN, PIN, BPFPIPE_READER_CMD, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
@@ -21,7 +21,7 @@ const rows = arg('rows', 'perf,ringbuf,decoded,latency,cli').split(',');
 const repeat = Number(arg('repeat', '3'));
 const N = Number(arg('events', '10000000'));
 const perfPages = arg('pages', '64,1024').split(',').map(Number);
-const decodedPages = arg('decoded-pages', '1024,4096').split(',').map(Number);
+const decodedPages = arg('decoded-pages', '1024,4096,8192').split(',').map(Number);
 const perfSizes = arg('sizes', '64,256,1024').split(',').map(Number);
 
 if (possibleCpus().length < 2) {
@@ -135,8 +135,10 @@ try {
     obj.setGlobal('event_size', 64);
     // The target is absolute (>= 2 M decoded events/s, 0 lost): the producer is paced at 2 M/s. At
     // ~400 ns per decoded object the reader uses 80 % of its CPU, and a collection of the old
-    // generation (5-8 ms) backs up 10-16 k events: 1024 pages per CPU (58 k events of 72 B) overflow
-    // when two come close; 4096 pages (16 MiB) hold ~116 ms of events. Both sizes, both readers.
+    // generation (5-8 ms) backs up 10-16 k events: 1024 pages per CPU (52 k perf records of 80 B)
+    // overflow when two come close; 4096 pages (16 MiB) hold ~105 ms of events, 8192 pages ~210 ms:
+    // the VM's slow minutes double the cost per object, and 4096 pages lost in some of those runs
+    // (bench/README). Every size, both readers.
     // The 4096-page row again with idleOtherThreads(), as a collector pinned to a CPU runs: with the
     // reader pinned, V8's helper threads (the parallel scavenger's among them) otherwise preempt it
     // thousands of times a run (`switches.involuntary`).
