@@ -95,7 +95,7 @@ try {
       }
     }
     // the target row with the reader's thread under SCHED_FIFO too: a SCHED_IDLE helper picked while
-    // the reader's thread is preempted cannot keep the CPU for a tick (bench/README, 4 December)
+    // the reader's thread is preempted cannot keep the CPU for a tick (bench/JOURNAL.md, 4 December)
     if (perfPages.includes(1024) && perfSizes.includes(64)) {
       obj.setGlobal('event_size', 64);
       const nameRt = 'perf 64 B, 1024 pages/CPU, realtime';
@@ -150,7 +150,7 @@ try {
     // generation (5-8 ms) backs up 10-16 k events: 1024 pages per CPU (52 k perf records of 80 B)
     // overflow when two come close; 4096 pages (16 MiB) hold ~105 ms of events, 8192 pages ~210 ms:
     // the VM's slow minutes double the cost per object, and 4096 pages lost in some of those runs
-    // (bench/README). Every size, both readers.
+    // (bench/README.md). Every size, both readers.
     // The 4096-page row again with idleOtherThreads(), as a collector pinned to a CPU runs: with the
     // reader pinned, V8's helper threads (the parallel scavenger's among them) otherwise preempt it
     // thousands of times a run (`switches.involuntary`).

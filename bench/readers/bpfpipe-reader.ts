@@ -114,7 +114,7 @@ if (every > 0) {
   }, every).unref();
 }
 // BENCH_IDLE_OTHERS=1: the process's other threads (V8's helpers) under SCHED_IDLE (idleOtherThreads);
-// 'nice': at nice 19 instead (to compare; bench/README).
+// 'nice': at nice 19 instead (to compare; bench/JOURNAL.md).
 if (process.env.BENCH_IDLE_OTHERS === '1') await idleOtherThreads();
 if (process.env.BENCH_IDLE_OTHERS === 'realtime') await idleOtherThreads({ realtime: true });
 if (process.env.BENCH_IDLE_OTHERS === 'nice') {

@@ -53,7 +53,7 @@ const MAX_COLUMNS = 1 << 16;
  * The column capacity for a reader whose largest ring has `ringBytes`: enough for a drain that stops at
  * its limit (half a ring) of 64-byte records, as a power of two between 1,024 and 65,536. Columns that
  * grow do so in the drain after a backlog, when the reader is already behind: in this VM a fresh 590 KiB
- * of columns (32 k entries) cost 3.5 ms of zero-filling and page faults there (bench/README). Records
+ * of columns (32 k entries) cost 3.5 ms of zero-filling and page faults there (bench/JOURNAL.md). Records
  * smaller than 64 bytes still grow them, once.
  */
 export function columnsFor(ringBytes: number): number {

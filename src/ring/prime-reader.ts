@@ -2,7 +2,7 @@
  * V8 compiles a reader's per-batch code (EventReader's drain, nextBatch, batches and what they inline)
  * after it has run about a thousand batches: at full rate, in the first seconds of traffic, where an
  * optimizing compile of 60–110 ms on a helper thread then competes with the reader for its CPU (under
- * idleOtherThreads(), a SCHED_IDLE helper can keep the CPU for a whole scheduler tick: bench/README,
+ * idleOtherThreads(), a SCHED_IDLE helper can keep the CPU for a whole scheduler tick: bench/JOURNAL.md,
  * 4 December). primeReaders() runs that code first, once per process, before openEvents() opens any
  * ring, so the compiles are done while no ring exists yet.
  *

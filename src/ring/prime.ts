@@ -4,7 +4,7 @@
  * that reaches one gives up there: the first PERF_RECORD_LOST, or the first loss notice in a batch, sent
  * a reader at full rate back to V8's interpreter, about ten times slower per event, until the code was
  * optimised again some 100 ms later; the ring overflowed meanwhile and a loss of 70 k samples became
- * one of 1.4 M (bench/README, 4 December). So did the first drain that stopped at its limit (half a
+ * one of 1.4 M (bench/JOURNAL.md, 4 December). So did the first drain that stopped at its limit (half a
  * ring, a reader behind after a stall: the moment speed matters most), the first drain that found
  * nothing, and a reader's first pause in its traffic and burst after it (the wake-up mode's
  * switches). primeRingPaths() runs each such path, on small synthetic rings, with objects of the classes

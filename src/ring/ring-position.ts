@@ -17,7 +17,7 @@ export const MAX_RING_BYTES = 2 ** 31;
  * from 2^32 instead of 0. V8 compiles a reader's arithmetic for the kinds of numbers it has seen: for
  * positions that start at 0, small integers, and once a ring has passed 2 GiB (3 s of a perf ring at
  * full rate) they no longer are, the compiled code is thrown away and the reader runs in V8's
- * interpreter, several times slower, while the ring fills (bench/README, 4 December: 793 k of 40 M
+ * interpreter, several times slower, while the ring fills (bench/JOURNAL.md, 4 December: 793 k of 40 M
  * events lost at the crossing). Counted from 2^32, positions are floating point from the first batch.
  * A multiple of every ring size: offsets in the ring, and distances, are the same either way.
  */
