@@ -5,7 +5,7 @@
  */
 import { kernel, pageSize, memoryMapping, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
-import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing } from './ringbuf-records.js';
+import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing, loadLenWord } from './ringbuf-records.js';
 import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
 import { NotSupportedError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
@@ -88,7 +88,7 @@ export class RingbufRing {
       return end - cons; // bytes taken (discarded records included)
     }
     const words = this.words;
-    const scan = scanRingbuf(cons, prod, this.mask, (off) => Atomics.load(words, off >> 2));
+    const scan = scanRingbuf(cons, prod, this.mask, (off) => loadLenWord(words, off >> 2));
     if (scan.end === cons) return 0;
     const copy = copyRingbuf(this.data, this.size, cons, scan.end);
     c.moveTo(scan.end);
