@@ -18,6 +18,7 @@
 import type { EventReader } from './reader.js';
 import { touch } from './prime.js';
 import { BURST, MIN_WINDOW_MS } from './wakeup-mode.js';
+import { YIELD_MS } from './reader-pace.js';
 import { SyntheticPerfRing, SyntheticRingbuf, SYNTHETIC_WATERMARK, SYNTHETIC_RECORD_MAX, type SyntheticRing } from './synthetic-rings.js';
 
 type Kind = 'perf' | 'ringbuf';
@@ -41,6 +42,12 @@ const POLLED = new Set([1, 101, 201, 301, 401, 501, 601, 701, 801, 901]);
 const PAUSE = 100;
 const SLOW_FROM = 300;
 const SLOW_BATCHES = 12;
+/**
+ * Slow batches that take longer than the pace's YIELD_MS: two, as a ring buffer reader's slow batches
+ * alternate between drains that stop at their limit and drains that do not, and only after the former
+ * does the reader skip its wait.
+ */
+const SLOW_LONG = 2;
 const LOST_EVERY = 64;
 /**
  * A pause long enough for the wake-up mode to switch to per-sample wake-ups (a whole window of its own
@@ -97,10 +104,14 @@ async function consume(reader: EventReader, ring: SyntheticRing, batches: number
     else for (let j = 0; j < batch.length; j++) batch.size(j);
     if (++i >= batches) break;
     const k = i % CYCLE;
-    // a consumer slower than the traffic, the ring kept full: each drain stops at its limit, the reader
-    // never waits, gives the event loop its turns and lends the idled threads their CPU (reader-pace.ts)
+    // a consumer slower than the traffic, the ring kept full: a perf reader's drains stop at their limit, it
+    // never waits, gives the event loop its turns and lends the idled threads their CPU (reader-pace.ts).
+    // The first batches take longer than the pace's YIELD_MS: a ring buffer reader waits for data at
+    // every other batch here (the ring is never quite full after a half-ring lease), so 1 ms batches
+    // never reached the pace's turn, and a real reader's first turn threw `batches` back to V8's
+    // interpreter (test/kernel/reader-compiled, about 1 run in 25).
     if (k >= SLOW_FROM && k < SLOW_FROM + SLOW_BATCHES) {
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, k < SLOW_FROM + SLOW_LONG ? YIELD_MS + 1 : 1));
       ring.fill(ring.size, false);
       continue;
     }

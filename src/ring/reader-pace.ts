@@ -13,7 +13,7 @@
 import { lendIdledThreads } from '../sys/index.js';
 
 /** Continuous draining after which the event loop gets a turn (one costs a few µs). */
-const YIELD_MS = 5;
+export const YIELD_MS = 5;
 /** Drains without a wait, and their time, after which the reader counts as unable to keep up. */
 const SATURATED_DRAINS = 8;
 const SATURATED_MS = 10;
