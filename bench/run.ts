@@ -109,29 +109,22 @@ try {
   if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {
     obj.setGlobal('event_size', 64);
     obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: the best libbpf reader consumes on a 1 ms timer
-    const name = 'ring buffer 4 MiB, 64 B, no wake-up';
-    await compare(
-      name,
-      async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, name, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N),
-    );
+    // libbpf's consume on a 1 ms timer against bpfpipe's batches() with flushMs 1 (bpfpipe's reader
+    // with `env`, both producers at `rate` events/s when given)
+    const noWakeup = (name: string, label: string, env: Record<string, string>, rate?: number) =>
+      compare(
+        name,
+        async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N, { rate }),
+        async () => measure(obj, name, `bpfpipe batches(), flushMs 1, ${label}`, await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...env }), 'rb_bench', N, { rate }),
+      );
+    await noWakeup('ring buffer 4 MiB, 64 B, no wake-up', 'idleOtherThreads()', IDLE);
     // the same with the reader's thread under SCHED_FIFO: kernel threads and V8's helpers cannot hold it up
-    const nameRt = 'ring buffer 4 MiB, 64 B, no wake-up, realtime';
-    await compare(
-      nameRt,
-      async () => measure(obj, nameRt, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N),
-      async () => measure(obj, nameRt, 'bpfpipe batches(), flushMs 1, idleOtherThreads({ realtime: true })', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', BENCH_IDLE_OTHERS: 'realtime' }), 'rb_bench', N),
-    );
+    await noWakeup('ring buffer 4 MiB, 64 B, no wake-up, realtime', 'idleOtherThreads({ realtime: true })', { BENCH_IDLE_OTHERS: 'realtime' });
     // The same offered load for both readers, to compare their losses. Unpaced, the producer runs at
     // 17-18 M events/s beside bpfpipe's reader and at 10-13 M/s beside libbpf's, which stores
     // consumer_pos after every record (the producer reads that cache line at every reserve): 4 MiB then
     // hold 2.8 ms for one and 4-5 ms for the other.
-    const namePaced = `ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s`;
-    await compare(
-      namePaced,
-      async () => measure(obj, namePaced, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N, { rate: RB_PACED }),
-      async () => measure(obj, namePaced, 'bpfpipe batches(), flushMs 1, idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...IDLE }), 'rb_bench', N, { rate: RB_PACED }),
-    );
+    await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s`, 'idleOtherThreads()', IDLE, RB_PACED);
     obj.setGlobal('rb_flags', 0n);
   }
   if (rows.includes('ringbuf')) {

@@ -43,9 +43,11 @@ const PAUSE = 100;
 const SLOW_FROM = 300;
 const SLOW_BATCHES = 12;
 /**
- * Slow batches that take longer than the pace's YIELD_MS: two, as a ring buffer reader's slow batches
- * alternate between drains that stop at their limit and drains that do not, and only after the former
- * does the reader skip its wait.
+ * Slow batches that take longer than the pace's YIELD_MS. A ring buffer reader's slow batches alternate
+ * between drains that stop at their limit and drains that do not (the ring is never quite full after a
+ * half-ring lease), and it waits for data after the latter: 1 ms batches never reached the pace's turn,
+ * and a real reader's first turn threw `batches` back to V8's interpreter (test/kernel/reader-compiled,
+ * about 1 run in 25). Two, so that one follows a drain that stopped at its limit.
  */
 const SLOW_LONG = 2;
 const LOST_EVERY = 64;
@@ -104,12 +106,9 @@ async function consume(reader: EventReader, ring: SyntheticRing, batches: number
     else for (let j = 0; j < batch.length; j++) batch.size(j);
     if (++i >= batches) break;
     const k = i % CYCLE;
-    // a consumer slower than the traffic, the ring kept full: a perf reader's drains stop at their limit, it
-    // never waits, gives the event loop its turns and lends the idled threads their CPU (reader-pace.ts).
-    // The first batches take longer than the pace's YIELD_MS: a ring buffer reader waits for data at
-    // every other batch here (the ring is never quite full after a half-ring lease), so 1 ms batches
-    // never reached the pace's turn, and a real reader's first turn threw `batches` back to V8's
-    // interpreter (test/kernel/reader-compiled, about 1 run in 25).
+    // a consumer slower than the traffic, the ring kept full: the reader is behind, gives the event loop
+    // its turns and lends the idled threads their CPU (reader-pace.ts); the first SLOW_LONG batches are
+    // long enough for a turn even where the reader waits every other batch (SLOW_LONG)
     if (k >= SLOW_FROM && k < SLOW_FROM + SLOW_BATCHES) {
       await new Promise((r) => setTimeout(r, k < SLOW_FROM + SLOW_LONG ? YIELD_MS + 1 : 1));
       ring.fill(ring.size, false);

@@ -18,7 +18,8 @@ export const RINGBUF_HDR_SZ = 8;
  * one, so a length word read plainly orders the record's data after it (libbpf's smp_load_acquire()
  * is a plain load there too); elsewhere (arm64) the word is read with Atomics.load. Optimized V8 code
  * calls a builtin for each Atomics.load, which it does not inline: 13 ns a record against 2.5 ns for a
- * plain load on this project's VM, most of what a ring buffer reader cost per event over a perf one.
+ * plain load in a loop on this project's VM; the bench's ring buffer reader went from 20.3 to 15.7 ns
+ * an event (bench/JOURNAL.md, 5 December).
  */
 const PLAIN_ACQUIRE = process.arch === 'x64' || process.arch === 'ia32';
 
@@ -141,8 +142,8 @@ export function parseRingbufInto(buf: Uint8Array, b: BatchBuilder, segment: numb
 
 /**
  * The fast path, in one pass over the mapped ring (double-mapped: records never wrap): walk the
- * records from `cons`, reading each length word with an acquire load (loadLenWord), stopping at the first BUSY
- * record, at `prod`, or once `limit` bytes are taken (at a record's end); committed records go into
+ * records from `cons`, reading each length word with an acquire load (loadLenWord), stopping at the
+ * first BUSY record, at `prod`, or once `limit` bytes are taken (at a record's end); committed records go into
  * the batch as views into `data` (segment `seg`). Returns the consumer position after the last record
  * taken.
  */
