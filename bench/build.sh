@@ -9,3 +9,4 @@ mkdir -p bin
 gcc -O2 -Wall -o bin/producer c/producer.c
 gcc -O2 -Wall -o bin/libbpf_reader c/libbpf_reader.c -lbpf
 gcc -O2 -Wall -o bin/udpflood c/udpflood.c
+gcc -O2 -Wall -o bin/stall c/stall.c

@@ -34,6 +34,18 @@ export interface Row {
   dropped: number;
   /** Events the program output that the reader neither received nor counted lost (only when not 0). */
   unaccounted?: number;
+  /** Rows with stops (measure()'s `stall`): how many, and how long they were (µs, as measured). */
+  stops?: { stops: number; stopUs: { min: number; mean: number; max: number } };
+}
+
+/**
+ * The reader's CPU taken away while the producer runs, as the host takes a vCPU away: bench/c/stall.c
+ * spins on it under SCHED_FIFO for `stopUs`, every `everyMs` from `everyMs` on. What each reader then
+ * loses says how much of such a stop its ring rides out.
+ */
+export interface Stall {
+  stopUs: number;
+  everyMs: number;
 }
 
 /**
@@ -155,7 +167,7 @@ export async function measure(
   reader: ReaderProc,
   prog: string,
   n: number,
-  o: { rate?: number; warmup?: number; countBy?: 'reader' | 'program' } = {},
+  o: { rate?: number; warmup?: number; countBy?: 'reader' | 'program'; stall?: Stall } = {},
 ): Promise<Row> {
   const warm = o.warmup ?? Math.min(n, WARMUP);
   if (warm > 0) produce(prog, warm, o.rate ? Math.max(o.rate, 1000) : 0);
@@ -163,7 +175,9 @@ export async function measure(
   reader.child.kill('SIGUSR2');
   await sleep(250);
   const [ok0, failed0] = counts(obj);
+  const stall = o.stall ? stopReader(o.stall, n / o.rate!) : undefined;
   const p = produce(prog, n, o.rate ?? 0);
+  const stops = await stall;
   await sleep(300);
   const [ok1, failed1] = counts(obj);
   reader.child.kill('SIGUSR1');
@@ -187,11 +201,24 @@ export async function measure(
   };
   // received + lost == emitted, or the row says by how much it is not (reader-counted rows)
   if (o.countBy !== 'program' && received + lost !== emitted) row.unaccounted = emitted - received - lost;
+  if (stops) row.stops = stops;
   // the bpfpipe reader's diagnostics: its measured window (to line up with V8's log or `perf record`),
   // its CPU split by thread, faults, wake-ups and batches; BENCH_GAPS=1: the batch gaps and collections
   for (const k of ['gaps', 'gc', 'windowMs', 'windowMono', 'sysSeconds', 'threadSeconds', 'faults', 'switches', 'syscalls', 'wakeups', 'batches'] as const) if (r[k]) (row as unknown as Record<string, unknown>)[k] = r[k];
   if (r.latencyUs && (r.latencyUs as { p50: number }).p50 > 0) row.latencyUs = { ...(r.latencyUs as Row['latencyUs'] & object), ...(r.slow !== undefined ? { over2ms: r.slow } : {}) } as Row['latencyUs'];
   return row;
+}
+
+/** Take the reader's CPU away now and then for the `seconds` the (paced) producer runs (bench/c/stall.c). */
+async function stopReader(s: Stall, seconds: number): Promise<NonNullable<Row['stops']>> {
+  const count = Math.max(1, Math.floor((seconds * 1000) / s.everyMs) - 1);
+  const child = spawn('taskset', ['-c', READER_CPU, path.join(BIN, 'stall'), String(s.everyMs), String(s.stopUs), String(count), String(s.everyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => void (out += d.toString()));
+  // ('close': its output is all read; 'exit' may come first)
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`stall exited (${code}): ${out}`);
+  return JSON.parse(out) as NonNullable<Row['stops']>;
 }
 
 export function median<T>(rows: T[], key: (r: T) => number): T {

@@ -3,13 +3,14 @@
  * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
  * run and a summary line per row with the medians and the bpfpipe/libbpf ratios (of the medians, and `paired`: the
  * median of the rounds' own ratios).
- *   npm run bench [-- --rows perf,ringbuf,decoded,latency,cli --repeat 3 --events 10000000]
- *   (ringbuf-poll: only the ring buffer's no-wake-up row)
+ *   npm run bench [-- --rows perf,ringbuf,ringbuf-stall,decoded,latency,cli --repeat 3 --events 10000000]
+ *   (ringbuf-poll: only the ring buffer's no-wake-up rows; ringbuf-stall: the paced one with the reader's
+ *   CPU taken away now and then, --stops 6,6.5: for how many ms)
  *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
  *   --decoded-pages 1024,4096,8192: the ring pages per CPU of the decoded rows
  */
 import * as path from 'node:path';
-import { ROOT, BIN, PIN, BPFPIPE_READER_CMD, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row } from './harness.js';
+import { ROOT, BIN, PIN, BPFPIPE_READER_CMD, buildBaselines, loadBench, cleanup, startReader, measure, median, produce, type Row, type Stall } from './harness.js';
 import { possibleCpus } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -17,12 +18,14 @@ const arg = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : dflt;
 };
-const rows = arg('rows', 'perf,ringbuf,decoded,latency,cli').split(',');
+const rows = arg('rows', 'perf,ringbuf,ringbuf-stall,decoded,latency,cli').split(',');
 const repeat = Number(arg('repeat', '3'));
 const N = Number(arg('events', '10000000'));
 const perfPages = arg('pages', '64,1024').split(',').map(Number);
 const decodedPages = arg('decoded-pages', '1024,4096,8192').split(',').map(Number);
 const perfSizes = arg('sizes', '64,256,1024').split(',').map(Number);
+/** The stopped-reader rows' stop lengths (ms). */
+const stopsMs = arg('stops', '6,6.5').split(',').map(Number);
 
 if (possibleCpus().length < 2) {
   console.error('bench: needs two CPUs (producer on CPU 1, reader on CPU 0)');
@@ -48,6 +51,9 @@ function print(r: Row | Record<string, unknown>): void {
 }
 
 const lossy = (r: Row) => r.lost > 0 || r.dropped > 0;
+/** A run's lost events: the reader's count, or the program's for readers that cannot see them. */
+const lostOf = (r: Row) => Math.max(r.lost, r.dropped);
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row>): Promise<void> {
   const cs: Row[] = [];
@@ -75,6 +81,8 @@ async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row
     },
     // runs that lost events: by the reader's count or, for readers that cannot see them, the program's
     lostRuns: { libbpf: cs.filter(lossy).length, bpfpipe: bs.filter(lossy).length, of: repeat },
+    // and the events they lost, over all runs
+    lostEvents: { libbpf: sum(cs.map(lostOf)), bpfpipe: sum(bs.map(lostOf)) },
     // runs whose received + lost is not what the program output (only when there are any)
     ...(cs.some((r) => r.unaccounted) || bs.some((r) => r.unaccounted) ? { unaccountedRuns: { libbpf: cs.filter((r) => r.unaccounted).length, bpfpipe: bs.filter((r) => r.unaccounted).length } } : {}),
   });
@@ -106,25 +114,35 @@ try {
       );
     }
   }
-  if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {
+  if (rows.includes('ringbuf') || rows.includes('ringbuf-poll') || rows.includes('ringbuf-stall')) {
     obj.setGlobal('event_size', 64);
     obj.setGlobal('rb_flags', 1n); // BPF_RB_NO_WAKEUP: the best libbpf reader consumes on a 1 ms timer
     // libbpf's consume on a 1 ms timer against bpfpipe's batches() with flushMs 1 (bpfpipe's reader
     // with `env`, both producers at `rate` events/s when given)
-    const noWakeup = (name: string, label: string, env: Record<string, string>, rate?: number) =>
+    const noWakeup = (name: string, label: string, env: Record<string, string>, rate?: number, stall?: Stall) =>
       compare(
         name,
-        async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N, { rate }),
-        async () => measure(obj, name, `bpfpipe batches(), flushMs 1, ${label}`, await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...env }), 'rb_bench', N, { rate }),
+        async () => measure(obj, name, 'libbpf consume every 1 ms', await startReader([libbpf, 'ringbuf-poll', rbPin]), 'rb_bench', N, { rate, stall }),
+        async () => measure(obj, name, `bpfpipe batches(), flushMs 1, ${label}`, await startReader([...BPFPIPE_READER_CMD, 'batches', rbPin], { BENCH_FLUSH_MS: '1', ...env }), 'rb_bench', N, { rate, stall }),
       );
-    await noWakeup('ring buffer 4 MiB, 64 B, no wake-up', 'idleOtherThreads()', IDLE);
-    // the same with the reader's thread under SCHED_FIFO: kernel threads and V8's helpers cannot hold it up
-    await noWakeup('ring buffer 4 MiB, 64 B, no wake-up, realtime', 'idleOtherThreads({ realtime: true })', { BENCH_IDLE_OTHERS: 'realtime' });
-    // The same offered load for both readers, to compare their losses. Unpaced, the producer runs at
-    // 17-18 M events/s beside bpfpipe's reader and at 10-13 M/s beside libbpf's, which stores
-    // consumer_pos after every record (the producer reads that cache line at every reserve): 4 MiB then
-    // hold 2.8 ms for one and 4-5 ms for the other.
-    await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s`, 'idleOtherThreads()', IDLE, RB_PACED);
+    if (rows.includes('ringbuf-stall')) {
+      // The reader's CPU taken away for a few ms about every 100 ms (bench/c/stall.c), as the host takes
+      // this VM's vCPUs away: at 8 M events/s, 4 MiB of 72-byte records hold 7.3 ms, less the up to
+      // 1 ms since the last consume. What each reader loses says how much of a stop its ring rides out.
+      for (const ms of stopsMs) {
+        await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`, 'idleOtherThreads()', IDLE, RB_PACED, { stopUs: Math.round(ms * 1000), everyMs: 100 });
+      }
+    }
+    if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {
+      await noWakeup('ring buffer 4 MiB, 64 B, no wake-up', 'idleOtherThreads()', IDLE);
+      // the same with the reader's thread under SCHED_FIFO: kernel threads and V8's helpers cannot hold it up
+      await noWakeup('ring buffer 4 MiB, 64 B, no wake-up, realtime', 'idleOtherThreads({ realtime: true })', { BENCH_IDLE_OTHERS: 'realtime' });
+      // The same offered load for both readers, to compare their losses. Unpaced, the producer runs at
+      // 17-18 M events/s beside bpfpipe's reader and at 10-13 M/s beside libbpf's, which stores
+      // consumer_pos after every record (the producer reads that cache line at every reserve): 4 MiB then
+      // hold 2.8 ms for one and 4-5 ms for the other.
+      await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s`, 'idleOtherThreads()', IDLE, RB_PACED);
+    }
     obj.setGlobal('rb_flags', 0n);
   }
   if (rows.includes('ringbuf')) {
