@@ -112,3 +112,21 @@ test('in place, a limit stops at the end of the record that reaches it (a stradd
     assert.deepEqual([...Array(batch.length).keys()].map((i) => [...batch.data(i).subarray(0, 40)]), payloads.slice(0, 3));
   }
 });
+
+test('in place, the columns grow as they fill: more samples than they hold, with timestamps, across the wrap, all of them in order', () => {
+  const size = 128 * 1024;
+  const start = 2 ** 32 + size - 40; // (the first record straddles the end of the ring)
+  const r = new PerfRingWriter(size, start);
+  const count = 3000; // 24-byte records (4 bytes of data and a timestamp): 72 k bytes
+  for (let k = 0; k < count; k++) r.sample([k & 0xff, k >> 8, 7, 7], BigInt(k));
+  const u32 = new Uint32Array(r.ring.buffer);
+  const b = new BatchBuilder(undefined, true); // (1,024 entries)
+  const seg = b.segment(r.ring, 0, 0, true);
+  assert.equal(parsePerfInRing(r.ring, u32, start, r.head, true, b, seg, 0, 0, { add: () => assert.fail('no loss') }), r.head);
+  assert.equal(b.n, count);
+  const batch = b.take();
+  for (let k = 0; k < count; k++) {
+    assert.equal(batch.ts(k), BigInt(k));
+    assert.deepEqual([...batch.data(k)], [k & 0xff, k >> 8, 7, 7], `sample ${k}`);
+  }
+});

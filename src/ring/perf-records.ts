@@ -6,7 +6,7 @@
  */
 import { spanToParse, shownPosition } from './ring-position.js';
 import { BadInputError } from '../errors.js';
-import type { BatchBuilder } from './batch-builder.js';
+import { grownBy, type BatchBuilder } from './batch-builder.js';
 import type { LostSink } from './loss-report.js';
 
 export const PERF_RECORD_LOST = 2;
@@ -198,7 +198,6 @@ export function parsePerfInRing(
   const size = ring.byteLength;
   const mask = size - 1;
   const want = spanToParse('perf ring (tail, head)', size, tail, head, limit);
-  b.reserve(((head - tail) >>> 4) + 1);
   let off = b.off;
   let len = b.len;
   let tsLo = b.tsLo;
@@ -232,6 +231,12 @@ export function parsePerfInRing(
       n = from = b.n;
       ({ off, len, tsLo, tsHi } = b);
     } else if (type === PERF_RECORD_SAMPLE) {
+      if (n === off.length) {
+        // the columns are full: they grow by what is left (grownBy)
+        b.n = n;
+        b.reserve(grownBy(want - taken));
+        ({ off, len, tsLo, tsHi } = b);
+      }
       let q = w + 2;
       if (timestamps) {
         tsLo[n] = u32[q]!;

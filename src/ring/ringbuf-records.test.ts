@@ -132,3 +132,22 @@ test('in place (double mapping), a limit stops at the end of the record that rea
     assert.deepEqual([...Array(batch.length).keys()].map((i) => [...batch.data(i)]), payloads, `start ${start}`);
   }
 });
+
+test('in place, the columns grow as they fill: more records than they hold, and records of no data (8 bytes each)', () => {
+  const size = 64 * 1024;
+  for (const payload of [[], [1, 2, 3, 4, 5]]) {
+    const start = 2 ** 32 + size - 16;
+    const r = new FakeRingbuf(size, start);
+    const count = payload.length === 0 ? 8000 : 3500; // 64,000 and 56,000 bytes
+    for (let k = 0; k < count; k++) r.write(payload);
+    const doubled = new Uint8Array(size * 2);
+    doubled.set(r.data, 0);
+    doubled.set(r.data, size);
+    const b = new BatchBuilder(undefined, false); // (1,024 entries)
+    const seg = b.segment(doubled, 0, undefined, true);
+    assert.equal(parseRingbufInRing(new Int32Array(doubled.buffer), size, start, r.prod, b, seg, 0), r.prod);
+    assert.equal(b.n, count);
+    const batch = b.take();
+    for (let k = 0; k < count; k++) assert.deepEqual([...batch.data(k)], payload, `record ${k}`);
+  }
+});

@@ -7,7 +7,7 @@
 import { BadInputError } from '../errors.js';
 import { spanToParse, shownPosition } from './ring-position.js';
 import { allocUnsafe } from './perf-records.js';
-import type { BatchBuilder } from './batch-builder.js';
+import { grownBy, type BatchBuilder } from './batch-builder.js';
 
 export const RINGBUF_BUSY_BIT = 0x80000000;
 export const RINGBUF_DISCARD_BIT = 0x40000000;
@@ -159,9 +159,8 @@ export function parseRingbufInRing(
 ): number {
   const mask = size - 1;
   const want = spanToParse('ring buffer (consumer, producer)', size, cons, prod, limit);
-  b.reserve(((prod - cons) >>> 4) + 1);
-  const off = b.off;
-  const len = b.len;
+  let off = b.off;
+  let len = b.len;
   let n = b.n;
   const first = n;
   let bytes = 0;
@@ -179,6 +178,13 @@ export function parseRingbufInRing(
       throw new BadInputError(`corrupt ring buffer record at position ${shownPosition(cons + taken)}: length ${dataLen} does not fit (${avail - taken} bytes produced)`);
     }
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
+      if (n === off.length) {
+        // the columns are full: they grow by what is left (grownBy)
+        b.n = n;
+        b.reserve(grownBy(want - taken));
+        off = b.off;
+        len = b.len;
+      }
       off[n] = o + RINGBUF_HDR_SZ - base;
       len[n] = dataLen;
       n++;
