@@ -31,8 +31,8 @@ const PRIME_BATCHES: Record<Kind, number> = { perf: 3000, ringbuf: 4500 };
 /** Batches of the first readers: enough for V8 to give batches() its feedback (after some bytecode). */
 const BARE_BATCHES = 64;
 /**
- * Ring pages (a backlog's drain, half the ring, holds more samples than a batch's first columns: they
- * grow, as a real reader's of records smaller than 64 bytes do in its first backlog: synthetic-rings.ts).
+ * Ring pages (a backlog's drains, up to half the ring, hold more samples than a batch's first columns:
+ * they grow, as a real reader's of records smaller than 64 bytes do in its first backlog: synthetic-rings.ts).
  */
 const PAGES = 64;
 /** Batch numbers (modulo CYCLE) of the paths that are not a plain wake-up at the watermark. */

@@ -16,6 +16,7 @@ import { takeBatch } from './reader-batch.js';
 import { fixedParts, type ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { ReaderPace } from './reader-pace.js';
+import { leaseLimit } from './ring-position.js';
 import { WakeupMode } from './wakeup-mode.js';
 import { eventIterator } from './event-iterator.js';
 import { diag, type ReaderDrainMessage } from '../diagnostics.js';
@@ -24,6 +25,8 @@ import { newReaderStats } from './reader-stats.js';
 const CPU_CHECK_MS = 1000;
 /** Drop counters (bpfpipe.h) are read every flushMs but at most every 10 ms: a cold read costs 20–90 µs. */
 const DROPS_MIN_MS = 10;
+/** While the rings are behind (a drain stopped at its limit), the counters wait up to this many times their cadence. */
+const DROPS_DEFER = 10;
 
 export class EventReader implements AsyncIterable<RingEvent> {
   readonly stats: ReaderStats = newReaderStats();
@@ -142,22 +145,26 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const b = this.builder;
     const read: (PerfRing | RingbufRing)[] = [];
     // A leased batch holds its rings' space until released: at most half a ring at a time (a default
-    // watermark's wake-up is one batch), so a backlog's space comes back a part at a time; a ring that
-    // had more is drained again at once (due). (Without a branch of its own: code V8 has never run in
-    // an optimised drain sends the reader back to the interpreter, here at the first backlog.)
+    // watermark's wake-up is one batch), and no more than the ring has free (leaseLimit), so a backlog's
+    // space comes back a part at a time; a ring that had more is drained again at once (due). (Without
+    // a branch of its own: code V8 has never run in an optimised drain sends the reader back to the
+    // interpreter, here at the first backlog.)
     const took = (ring: PerfRing | RingbufRing, n: number, limit: number) => {
       if (n > 0) read.push(ring);
       this.due = this.due || n >= limit;
     };
     for (const ring of this.perfRings) {
-      const limit = lease ? ring.size >>> 1 : Infinity;
+      const limit = lease ? leaseLimit(ring.size, ring.pending()) : Infinity;
       took(ring, ring.readInto(b, this.ringLosses, lease, limit), limit);
     }
     const rb = this.parts.ringbuf;
-    const rbLimit = lease && rb ? rb.size >>> 1 : Infinity;
+    const rbLimit = lease && rb ? leaseLimit(rb.size, rb.pending()) : Infinity;
     if (rb) took(rb, rb.readInto(b, lease, rbLimit), rbLimit);
     const now = (this.drainedAt = performance.now());
-    if (this.parts.drops && (final || now - this.lastDropsPoll >= this.dropsEveryMs)) {
+    // (not while a ring is behind, for up to DROPS_DEFER of the cadence: a cold read of the counters
+    // would hold the ring's first bite, and so its space, that much longer)
+    const since = now - this.lastDropsPoll;
+    if (this.parts.drops && (final || (since >= this.dropsEveryMs && (!this.due || since >= DROPS_DEFER * this.dropsEveryMs)))) {
       this.lastDropsPoll = now;
       const from = b.lost.length;
       this.stats.lost += this.losses.poll(b.lost);

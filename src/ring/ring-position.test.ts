@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConsumerCursor, positionAfter, POSITION_BIAS, MAX_RING_BYTES, fromKernel, toKernel, shownPosition } from './ring-position.js';
+import { ConsumerCursor, leaseLimit, positionAfter, POSITION_BIAS, MAX_RING_BYTES, fromKernel, toKernel, shownPosition } from './ring-position.js';
 
 test('positionAfter: the position past a record, from an offset in the ring, across wraps and the double mapping', () => {
   const size = 4096;
@@ -57,4 +57,15 @@ test('positions counted from POSITION_BIAS: never small integers, the same offse
     assert.equal(p & (MAX_RING_BYTES - 1), Number(k % BigInt(MAX_RING_BYTES)));
   }
   assert.equal(POSITION_BIAS % MAX_RING_BYTES, 0);
+});
+
+test('leaseLimit: half the ring, or the free space when that is less, but at least a chunk of samples (80 KiB)', () => {
+  const size = 4 * 1024 * 1024;
+  assert.equal(leaseLimit(size, 0), size / 2);
+  assert.equal(leaseLimit(size, size / 4), size / 2); // an ordinary batch: whole
+  assert.equal(leaseLimit(size, size / 2), size / 2);
+  assert.equal(leaseLimit(size, size - 300_000), 300_000); // nearly full: the free space
+  assert.equal(leaseLimit(size, size - 100), 80 * 1024);
+  assert.equal(leaseLimit(size, size), 80 * 1024); // full
+  assert.equal(leaseLimit(64 * 1024, 64 * 1024), 32 * 1024); // (never more than half the ring)
 });

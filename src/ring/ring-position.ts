@@ -4,6 +4,7 @@
  * chunk as the batch copies them out (releaseTo).
  */
 import { BadInputError } from '../errors.js';
+import { CHUNK } from './batch.js';
 
 /**
  * The largest ring (data bytes) the readers take, 2 GiB per ring (a perf ring per CPU, a ring
@@ -49,6 +50,26 @@ export function spanToParse(what: string, size: number, from: number, to: number
   if (to - from > size || to < from) throw new BadInputError(`${what}: positions ${shownPosition(from)} and ${shownPosition(to)} are ${to - from} bytes apart in a ring of ${size}`);
   const avail = (to - from) >>> 0; // (at most the size: exact as a uint32)
   return limit < avail ? Math.ceil(limit) >>> 0 : avail;
+}
+
+/**
+ * The smallest bite: a chunk of the event iterator's copies (batch.ts: CHUNK samples of 64 bytes, as
+ * 80-byte perf records). The iterator hands a chunk's space back as soon as it copies it out, at its
+ * first event: a smaller bite would hand back less.
+ */
+const MIN_BITE = CHUNK * 80;
+
+/**
+ * How many bytes a leased drain takes from a ring of `size` bytes that holds `pending`: half the ring
+ * at most, and no more than the ring has free (but at least MIN_BITE). A leased batch's bytes go back
+ * to the kernel only when the batch is released, after its consumer has gone through it; a ring that
+ * was nearly full (its reader held up, say for milliseconds by the host) stays that full until then,
+ * and its producer fails. Bites no larger than the free space give space back before the producer can
+ * fill what is left, the reader being several times faster than the producer, and they double as the
+ * space comes back. An ordinary batch (a ring less than half full) is still taken whole.
+ */
+export function leaseLimit(size: number, pending: number): number {
+  return Math.min(size / 2, Math.max(MIN_BITE, size - pending));
 }
 
 /**

@@ -106,7 +106,7 @@ for (const kind of ['perf', 'ringbuf'] as const) {
 }
 
 for (const kind of ['perf', 'ringbuf'] as const) {
-  test(`${kind}: a backlog is read half a ring at a time, each part's space back when it is released`, async () => {
+  test(`${kind}: a backlog is read a part at a time (at most half the ring), each part's space back when it is released`, async () => {
     // 90 % of a 256 KiB ring written before reading; 30 % more (over the watermark: it wakes the
     // reader) while the second part is held: that fits only if the first part's space is back already.
     const RING = 256 * 1024;

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { loadObjectSync, openEvents, onlineCpus, BpfpipeError, type LoadedObject, type Sample } from '../../src/index.js';
 import { fdSnapshot, assertNoFdLeak, uniquePinDir, removeTree } from '../support/leaks.js';
-import { runOn, udpPacket } from '../support/produce.js';
+import { runOn, udpPacket, counter } from '../support/produce.js';
 
 const fds = fdSnapshot();
 const pinDir = uniquePinDir('behaviour');
@@ -250,6 +250,36 @@ test('an AbortSignal closes the reader', async () => {
     for await (const _ of reader.batches()) assert.fail('no events were produced');
     assert.ok(Date.now() - t0 < 1000);
     assert.ok(reader.isClosed);
+  } finally {
+    obj.close();
+  }
+});
+
+test('a nearly full ring is read in bites no larger than its free space, which double as space comes back', async () => {
+  const obj = loadObjectSync('bpf/bench.bpf.o', { pinDir });
+  try {
+    obj.setGlobal('rb_flags', 1n); // no wake-ups: the ring is read when the loop starts
+    await using reader = await openEvents(obj.map('bench_rb'), { flushMs: 60_000 });
+    const size = 4 * 1024 * 1024;
+    const record = 72; // 64 bytes of event after the 8-byte header
+    const n = 54_000; // 3.9 MB of the 4 MiB
+    runOn(cpus[0]!, obj.program('rb_bench'), n);
+    assert.equal(counter(obj, 'bench_counts', 1), 0, 'the ring took every event');
+    const sizes: number[] = [];
+    let total = 0;
+    for await (const b of reader.batches()) {
+      sizes.push(b.length);
+      if ((total += b.length) >= n) break;
+    }
+    assert.equal(total, n);
+    // the first bite is the free space (the records that reach it), not half the ring (29,128 records)
+    const free = size - n * record;
+    assert.equal(sizes[0], Math.ceil(free / record));
+    // each bite's release frees it again: the next is the space free then, up to half the ring
+    for (let i = 1, taken = sizes[0]!; i < sizes.length - 1; taken += sizes[i++]!) {
+      const pending = (n - taken) * record;
+      assert.equal(sizes[i], Math.ceil(Math.min(size / 2, size - pending) / record), `bite ${i} of ${sizes.join(', ')}`);
+    }
   } finally {
     obj.close();
   }
