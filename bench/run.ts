@@ -3,9 +3,10 @@
  * producer (pinned to CPU 1; readers on CPU 0), alternately, `--repeat` times; prints one JSON line per
  * run and a summary line per row with the medians and the bpfpipe/libbpf ratios (of the medians, and `paired`: the
  * median of the rounds' own ratios).
- *   npm run bench [-- --rows perf,ringbuf,ringbuf-stall,decoded,latency,cli --repeat 3 --events 10000000]
+ *   npm run bench [-- --rows perf,perf-stall,ringbuf,ringbuf-stall,decoded,latency,cli --repeat 3 --events 10000000]
  *   (ringbuf-poll: only the ring buffer's no-wake-up rows; ringbuf-stall: the paced one with the reader's
- *   CPU taken away now and then, --stops 6,6.5: for how many ms)
+ *   CPU taken away now and then, --stops 6,6.5: for how many ms; perf-stall: the same for the perf
+ *   target's ring, paced at 6 M/s, --perf-stops 7,8)
  *   --pages 64,1024 --sizes 64,256,1024: which perf rows (ring pages per CPU, event bytes)
  *   --decoded-pages 1024,4096,8192: the ring pages per CPU of the decoded rows
  */
@@ -18,14 +19,15 @@ const arg = (name: string, dflt: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1]! : dflt;
 };
-const rows = arg('rows', 'perf,ringbuf,ringbuf-stall,decoded,latency,cli').split(',');
+const rows = arg('rows', 'perf,perf-stall,ringbuf,ringbuf-stall,decoded,latency,cli').split(',');
 const repeat = Number(arg('repeat', '3'));
 const N = Number(arg('events', '10000000'));
 const perfPages = arg('pages', '64,1024').split(',').map(Number);
 const decodedPages = arg('decoded-pages', '1024,4096,8192').split(',').map(Number);
 const perfSizes = arg('sizes', '64,256,1024').split(',').map(Number);
-/** The stopped-reader rows' stop lengths (ms). */
+/** The stopped-reader rows' stop lengths (ms): ring buffer, perf. */
 const stopsMs = arg('stops', '6,6.5').split(',').map(Number);
+const perfStopsMs = arg('perf-stops', '7,8').split(',').map(Number);
 
 if (possibleCpus().length < 2) {
   console.error('bench: needs two CPUs (producer on CPU 1, reader on CPU 0)');
@@ -45,6 +47,8 @@ const IDLE: Record<string, string> = process.env.BENCH_IDLE === '0' ? {} : { BEN
 const rbPin = `${PIN}/bench_rb`;
 /** The paced ring buffer row's rate: below what the producer reaches beside either reader. */
 const RB_PACED = 8_000_000;
+/** The paced perf rows' rate (the perf producer is slower: about 8 M/s unpaced). */
+const PERF_PACED = 6_000_000;
 
 function print(r: Row | Record<string, unknown>): void {
   console.log(JSON.stringify(r));
@@ -111,6 +115,21 @@ try {
         nameRt,
         async () => measure(obj, nameRt, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', N),
         async () => measure(obj, nameRt, 'bpfpipe batches(), idleOtherThreads({ realtime: true })', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, '1024'], { BENCH_IDLE_OTHERS: 'realtime' }), 'perf_bench', N),
+      );
+    }
+  }
+  if (rows.includes('perf-stall')) {
+    // The perf target's ring with the reader's CPU taken away, as the ring buffer rows below: 1,024
+    // pages hold 4 MiB of 80-byte records, 8.7 ms of 6 M events/s, less the up to a quarter of the ring
+    // (2.2 ms) that waits for the watermark's wake-up
+    obj.setGlobal('event_size', 64);
+    for (const ms of perfStopsMs) {
+      const name = `perf 64 B, 1024 pages/CPU, paced at ${PERF_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`;
+      const stall: Stall = { stopUs: Math.round(ms * 1000), everyMs: 100 };
+      await compare(
+        name,
+        async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', N, { rate: PERF_PACED, stall }),
+        async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, '1024'], IDLE), 'perf_bench', N, { rate: PERF_PACED, stall }),
       );
     }
   }
