@@ -28,6 +28,8 @@ const perfSizes = arg('sizes', '64,256,1024').split(',').map(Number);
 /** The stopped-reader rows' stop lengths (ms): ring buffer, perf. */
 const stopsMs = arg('stops', '6,6.5').split(',').map(Number);
 const perfStopsMs = arg('perf-stops', '7,8').split(',').map(Number);
+/** The reader's CPU taken away for `ms` about every 100 ms (harness.ts: Stall). */
+const stopsOf = (ms: number): Stall => ({ stopUs: Math.round(ms * 1000), everyMs: 100 });
 
 if (possibleCpus().length < 2) {
   console.error('bench: needs two CPUs (producer on CPU 1, reader on CPU 0)');
@@ -93,29 +95,25 @@ async function compare(name: string, c: () => Promise<Row>, b: () => Promise<Row
 }
 
 try {
+  // libbpf's watermark reader against bpfpipe's batches() (with `env`), on `pages` pages per CPU
+  const watermark = (name: string, pages: number, n: number, label: string, env: Record<string, string>, o: { rate?: number; stall?: Stall } = {}) =>
+    compare(
+      name,
+      async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n, o),
+      async () => measure(obj, name, `bpfpipe batches(), ${label}`, await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, String(pages)], env), 'perf_bench', n, o),
+    );
   if (rows.includes('perf')) {
     for (const pages of perfPages) {
       for (const size of perfSizes) {
         obj.setGlobal('event_size', size);
-        const n = Math.round(N / Math.max(1, size / 64) ** 0.5);
-        const name = `perf ${size} B, ${pages} pages/CPU`;
-        await compare(
-          name,
-          async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, String(pages)]), 'perf_bench', n),
-          async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, String(pages)], IDLE), 'perf_bench', n),
-        );
+        await watermark(`perf ${size} B, ${pages} pages/CPU`, pages, Math.round(N / Math.max(1, size / 64) ** 0.5), 'idleOtherThreads()', IDLE);
       }
     }
     // the target row with the reader's thread under SCHED_FIFO too: a SCHED_IDLE helper picked while
     // the reader's thread is preempted cannot keep the CPU for a tick (bench/JOURNAL.md, 4 December)
     if (perfPages.includes(1024) && perfSizes.includes(64)) {
       obj.setGlobal('event_size', 64);
-      const nameRt = 'perf 64 B, 1024 pages/CPU, realtime';
-      await compare(
-        nameRt,
-        async () => measure(obj, nameRt, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', N),
-        async () => measure(obj, nameRt, 'bpfpipe batches(), idleOtherThreads({ realtime: true })', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, '1024'], { BENCH_IDLE_OTHERS: 'realtime' }), 'perf_bench', N),
-      );
+      await watermark('perf 64 B, 1024 pages/CPU, realtime', 1024, N, 'idleOtherThreads({ realtime: true })', { BENCH_IDLE_OTHERS: 'realtime' });
     }
   }
   if (rows.includes('perf-stall')) {
@@ -124,13 +122,7 @@ try {
     // (2.2 ms) that waits for the watermark's wake-up
     obj.setGlobal('event_size', 64);
     for (const ms of perfStopsMs) {
-      const name = `perf 64 B, 1024 pages/CPU, paced at ${PERF_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`;
-      const stall: Stall = { stopUs: Math.round(ms * 1000), everyMs: 100 };
-      await compare(
-        name,
-        async () => measure(obj, name, 'libbpf watermark', await startReader([libbpf, 'perf-watermark', perfPin, '1024']), 'perf_bench', N, { rate: PERF_PACED, stall }),
-        async () => measure(obj, name, 'bpfpipe batches(), idleOtherThreads()', await startReader([...BPFPIPE_READER_CMD, 'batches', perfPin, '1024'], IDLE), 'perf_bench', N, { rate: PERF_PACED, stall }),
-      );
+      await watermark(`perf 64 B, 1024 pages/CPU, paced at ${PERF_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`, 1024, N, 'idleOtherThreads()', IDLE, { rate: PERF_PACED, stall: stopsOf(ms) });
     }
   }
   if (rows.includes('ringbuf') || rows.includes('ringbuf-poll') || rows.includes('ringbuf-stall')) {
@@ -149,7 +141,7 @@ try {
       // this VM's vCPUs away: at 8 M events/s, 4 MiB of 72-byte records hold 7.3 ms, less the up to
       // 1 ms since the last consume. What each reader loses says how much of a stop its ring rides out.
       for (const ms of stopsMs) {
-        await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`, 'idleOtherThreads()', IDLE, RB_PACED, { stopUs: Math.round(ms * 1000), everyMs: 100 });
+        await noWakeup(`ring buffer 4 MiB, 64 B, no wake-up, paced at ${RB_PACED / 1e6} M/s, reader stopped ${ms} ms every 100 ms`, 'idleOtherThreads()', IDLE, RB_PACED, stopsOf(ms));
       }
     }
     if (rows.includes('ringbuf') || rows.includes('ringbuf-poll')) {

@@ -62,17 +62,6 @@ export function columnsFor(ringBytes: number): number {
   return cap;
 }
 
-/**
- * Entries to grow a batch's columns by when they fill up in an in-place parse with `left` bytes still to
- * take: those bytes as 64-byte records (the columns double again if the records are smaller). The parsers
- * grow them as they fill, not before by what the records could at most be: for a backlog of 4 MiB that
- * bound is 512 k entries, whose 5 MB of fresh pages the backlog's first drain faulted in (1-2 ms in this
- * VM, the ring full meanwhile).
- */
-export function grownBy(left: number): number {
-  return Math.floor(left / TYPICAL_RECORD) + 1;
-}
-
 /** Collects the columns of a batch while rings are drained; its scratch columns are reused. */
 export class BatchBuilder {
   n = 0;
@@ -113,6 +102,18 @@ export class BatchBuilder {
     if (this.segs.length >= 0xffff) throw new RangeError('too many segments in one batch');
     this.segs.push({ buf, view: undefined, cpu, slot, inRing, ab: undefined, base: 0 });
     return this.segs.length - 1;
+  }
+
+  /**
+   * The columns are full at `n` samples in an in-place parse with `left` bytes still to take: grow them
+   * by those bytes as 64-byte records (they double again if the records are smaller). The parsers grow
+   * them as they fill, not before by what the records could at most be: for a backlog of 4 MiB that
+   * bound is 512 k entries, whose 5 MB of fresh pages the backlog's first drain faulted in (1-2 ms in
+   * this VM, the ring full meanwhile). The caller reads the columns again.
+   */
+  grow(n: number, left: number): void {
+    this.n = n;
+    this.reserve(Math.floor(left / TYPICAL_RECORD) + 1);
   }
 
   /** Make room for `more` samples. */

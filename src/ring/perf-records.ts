@@ -6,7 +6,7 @@
  */
 import { spanToParse, shownPosition } from './ring-position.js';
 import { BadInputError } from '../errors.js';
-import { grownBy, type BatchBuilder } from './batch-builder.js';
+import type { BatchBuilder } from './batch-builder.js';
 import type { LostSink } from './loss-report.js';
 
 export const PERF_RECORD_LOST = 2;
@@ -232,9 +232,7 @@ export function parsePerfInRing(
       ({ off, len, tsLo, tsHi } = b);
     } else if (type === PERF_RECORD_SAMPLE) {
       if (n === off.length) {
-        // the columns are full: they grow by what is left (grownBy)
-        b.n = n;
-        b.reserve(grownBy(want - taken));
+        b.grow(n, want - taken);
         ({ off, len, tsLo, tsHi } = b);
       }
       let q = w + 2;

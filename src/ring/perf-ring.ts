@@ -15,7 +15,7 @@ import { SyscallError, Errno, UsageError, NotSupportedError } from '../errors.js
 import { encodeBpfOutputAttr, PERF_FLAG_FD_CLOEXEC, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_SET_OUTPUT } from './perf-attr.js';
 import { linearize, parsePerfInto, parsePerfInRing, MMAP_PAGE } from './perf-records.js';
 import type { LostSink } from './loss-report.js';
-import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel, leaseLimit } from './ring-position.js';
 import type { BatchBuilder } from './batch-builder.js';
 
 const PROT_READ = 1;
@@ -112,13 +112,17 @@ export class PerfRing {
     return this.head() - this.cursor.pos;
   }
 
+  /** Whether the last leased read stopped at its limit (leaseLimit): more waits, to be read once it is released. */
+  behind = false;
+
   /**
    * Parse what the kernel has written into `b`. With `lease`, samples stay in the ring and the
-   * caller must call cursor.release() before reading again (at most about `limit` bytes are taken:
-   * pending() tells what is left); without, they are copied out and data_tail moves at once. Returns
-   * the number of bytes taken.
+   * caller must call cursor.release() before reading again (at most leaseLimit() bytes are taken:
+   * `behind` tells whether more waits); without, they are copied out and data_tail moves at once.
+   * Returns the number of bytes taken.
    */
-  readInto(b: BatchBuilder, lost: LostSink, lease: boolean, limit = Infinity): number {
+  readInto(b: BatchBuilder, lost: LostSink, lease: boolean): number {
+    this.behind = false;
     if (this.closed) return 0;
     const c = this.cursor;
     c.checkFree();
@@ -127,9 +131,11 @@ export class PerfRing {
     const n = head - tail;
     if (n <= 0) return 0;
     if (lease) {
+      const limit = leaseLimit(this.size, n);
       const seg = b.segment(this.data, this.cpu, this.slot, true);
       const end = parsePerfInRing(this.data, this.words, tail, head, this.timestamps, b, seg, this.cpu, this.slot, lost, limit);
       c.lease(seg, end);
+      this.behind = end - tail >= limit;
       return end - tail;
     }
     const copy = linearize(this.data, tail, head);

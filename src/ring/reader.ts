@@ -16,7 +16,6 @@ import { takeBatch } from './reader-batch.js';
 import { fixedParts, type ReaderParts } from './reader-parts.js';
 import { PollTimer, type DrainCause } from './poll-timer.js';
 import { ReaderPace } from './reader-pace.js';
-import { leaseLimit } from './ring-position.js';
 import { WakeupMode } from './wakeup-mode.js';
 import { eventIterator } from './event-iterator.js';
 import { diag, type ReaderDrainMessage } from '../diagnostics.js';
@@ -146,20 +145,16 @@ export class EventReader implements AsyncIterable<RingEvent> {
     const read: (PerfRing | RingbufRing)[] = [];
     // A leased batch holds its rings' space until released: at most half a ring at a time (a default
     // watermark's wake-up is one batch), and no more than the ring has free (leaseLimit), so a backlog's
-    // space comes back a part at a time; a ring that had more is drained again at once (due). (Without
-    // a branch of its own: code V8 has never run in an optimised drain sends the reader back to the
-    // interpreter, here at the first backlog.)
-    const took = (ring: PerfRing | RingbufRing, n: number, limit: number) => {
+    // space comes back a part at a time; a ring that had more (`behind`) is drained again at once
+    // (due). (Without a branch of its own: code V8 has never run in an optimised drain sends the reader
+    // back to the interpreter, here at the first backlog.)
+    const took = (ring: PerfRing | RingbufRing, n: number) => {
       if (n > 0) read.push(ring);
-      this.due = this.due || n >= limit;
+      this.due = this.due || ring.behind;
     };
-    for (const ring of this.perfRings) {
-      const limit = lease ? leaseLimit(ring.size, ring.pending()) : Infinity;
-      took(ring, ring.readInto(b, this.ringLosses, lease, limit), limit);
-    }
+    for (const ring of this.perfRings) took(ring, ring.readInto(b, this.ringLosses, lease));
     const rb = this.parts.ringbuf;
-    const rbLimit = lease && rb ? leaseLimit(rb.size, rb.pending()) : Infinity;
-    if (rb) took(rb, rb.readInto(b, lease, rbLimit), rbLimit);
+    if (rb) took(rb, rb.readInto(b, lease));
     const now = (this.drainedAt = performance.now());
     // (not while a ring is behind, for up to DROPS_DEFER of the cadence: a cold read of the counters
     // would hold the ring's first bite, and so its space, that much longer)

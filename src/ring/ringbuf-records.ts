@@ -7,7 +7,7 @@
 import { BadInputError } from '../errors.js';
 import { spanToParse, shownPosition } from './ring-position.js';
 import { allocUnsafe } from './perf-records.js';
-import { grownBy, type BatchBuilder } from './batch-builder.js';
+import type { BatchBuilder } from './batch-builder.js';
 
 export const RINGBUF_BUSY_BIT = 0x80000000;
 export const RINGBUF_DISCARD_BIT = 0x40000000;
@@ -179,9 +179,7 @@ export function parseRingbufInRing(
     }
     if ((hdr & RINGBUF_DISCARD_BIT) === 0) {
       if (n === off.length) {
-        // the columns are full: they grow by what is left (grownBy)
-        b.n = n;
-        b.reserve(grownBy(want - taken));
+        b.grow(n, want - taken);
         off = b.off;
         len = b.len;
       }

@@ -6,7 +6,7 @@
 import { kernel, pageSize, memoryMapping, type Mapping } from '../sys/index.js';
 import { classify } from '../kernel/privileges.js';
 import { scanRingbuf, copyRingbuf, parseRingbufInto, parseRingbufInRing, loadLenWord } from './ringbuf-records.js';
-import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel } from './ring-position.js';
+import { ConsumerCursor, MAX_RING_BYTES, fromKernel, toKernel, leaseLimit } from './ring-position.js';
 import { NotSupportedError } from '../errors.js';
 import type { BatchBuilder } from './batch-builder.js';
 
@@ -67,13 +67,17 @@ export class RingbufRing {
     return this.prod() - this.cursor.pos;
   }
 
+  /** Whether the last leased read stopped at its limit (leaseLimit): more waits, to be read once it is released. */
+  behind = false;
+
   /**
    * Committed records into `b` (cpu 0). With `lease`, records stay in the (double-mapped, so always
-   * contiguous) ring until cursor.release() and the bytes taken are returned (at most about `limit`:
-   * pending() tells what is left); without, they are copied, consumer_pos moves at once and the number
-   * of records is returned.
+   * contiguous) ring until cursor.release() and the bytes taken are returned (at most leaseLimit():
+   * `behind` tells whether more waits); without, they are copied, consumer_pos moves at once and the
+   * number of records is returned.
    */
-  readInto(b: BatchBuilder, lease: boolean, limit = Infinity): number {
+  readInto(b: BatchBuilder, lease: boolean): number {
+    this.behind = false;
     if (this.closed) return 0;
     const c = this.cursor;
     c.checkFree();
@@ -81,10 +85,12 @@ export class RingbufRing {
     const prod = this.prod();
     if (prod === cons) return 0;
     if (lease) {
+      const limit = leaseLimit(this.size, prod - cons);
       const seg = b.segment(this.data, 0, undefined, true);
       const end = parseRingbufInRing(this.words, this.size, cons, prod, b, seg, 0, limit);
       if (end === cons) return 0;
       c.lease(seg, end);
+      this.behind = end - cons >= limit;
       return end - cons; // bytes taken (discarded records included)
     }
     const words = this.words;
